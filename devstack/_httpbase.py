@@ -1,0 +1,143 @@
+"""Shared plumbing for the devstack servers (standard library only).
+
+Every server in this folder is started the same way:
+
+    python3 devstack/<name>.py --port 0 [--host 127.0.0.1] [--quiet]
+
+It binds, prints exactly one line ``READY <port>`` to stdout (tests read it to
+learn the port), then serves until SIGTERM/SIGINT, when it exits with status 0.
+Request logs go to stderr only, one short line per request.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Server(ThreadingHTTPServer):
+    # Daemon threads: a handler blocked in a long poll must not keep the
+    # process alive after SIGTERM.
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Base handler: HTTP/1.1 keep-alive, exact Content-Length, JSON helpers."""
+
+    # HTTP/1.1 so keep-alive clients (hyper, reqwest, the AWS SDK) reuse
+    # connections; this requires a correct Content-Length on every answer.
+    protocol_version = "HTTP/1.1"
+    server_version = "devstack"
+    sys_version = ""
+    tag = "devstack"  # subclasses set a short name for the log lines
+
+    # ----- request side -------------------------------------------------
+    def read_body(self):
+        """Return the raw request body, handling chunked uploads too."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    # Skip optional trailers up to the blank line.
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()  # CRLF after each chunk
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def read_json(self):
+        """Parse the body as JSON; an empty body counts as {}."""
+        raw = self.read_body()
+        return json.loads(raw) if raw.strip() else {}
+
+    # ----- response side ------------------------------------------------
+    def send_bytes(self, status, body, content_type, headers=None):
+        self._answered = True
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status, obj, headers=None, content_type="application/json"):
+        body = json.dumps(obj).encode("utf-8")
+        self.send_bytes(status, body, content_type, headers)
+
+    # ----- dispatch -----------------------------------------------------
+    def route(self):  # pragma: no cover - overridden
+        self.send_json(404, {"error": "not found"})
+
+    def _dispatch(self):
+        self._answered = False
+        try:
+            self.route()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # client went away; nothing to say
+        except Exception as exc:  # keep serving; show the bug on stderr
+            traceback.print_exc(file=sys.stderr)
+            if self._answered:
+                self.close_connection = True
+            else:
+                self.send_json(500, {"error": f"devstack bug: {exc!r}"})
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
+
+    # ----- logging: stderr, one short line, never headers ----------------
+    def log_message(self, fmt, *args):
+        if not getattr(self.server, "quiet", False):
+            sys.stderr.write(f"[{self.tag}] {fmt % args}\n")
+            sys.stderr.flush()
+
+    def log_request(self, code="-", size="-"):
+        # Only method, path and status: never headers (Authorization, SigV4).
+        self.log_message("%s %s -> %s", self.command, self.path, code)
+
+
+def serve(handler_cls, description, add_args=None, make_state=None):
+    """Parse the common flags, bind, announce READY, and serve until signalled."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--quiet", action="store_true", help="no request log on stderr")
+    if add_args:
+        add_args(parser)
+    args = parser.parse_args()
+
+    server_cls = Server
+    if ":" in args.host:  # IPv6 literal such as ::1
+        import socket
+
+        server_cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
+    server = server_cls((args.host, args.port), handler_cls)
+    server.quiet = args.quiet
+    server.args = args
+    server.state = make_state(args) if make_state else None
+
+    # Turn SIGTERM into the same clean exit path as Ctrl-C.
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    print(f"READY {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    sys.exit(0)

@@ -1,0 +1,431 @@
+"""Self-test for the devstack servers (standard library unittest only).
+
+Each test class starts its server as a subprocess with ``--port 0``, reads the
+``READY <port>`` line, talks to it with urllib / http.client, and stops it
+with SIGTERM (expecting exit status 0).
+
+Run: python3 -m unittest devstack/selftest.py -v
+"""
+
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class ServerProcess:
+    """A devstack server child process and its announced port."""
+
+    def __init__(self, script, *extra):
+        cmd = [sys.executable, os.path.join(HERE, script), "--port", "0", "--quiet", *extra]
+        # stderr is inherited so a server traceback shows up in the test output.
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(10)
+        if not line or not line[0].startswith("READY "):
+            self.proc.kill()
+            raise RuntimeError(f"{script} did not print READY (got {line!r})")
+        self.port = int(line[0].split()[1])
+
+    def stop(self):
+        self.proc.terminate()
+        return self.proc.wait(5)
+
+
+def request(port, method, path, body=None, headers=None, raw=None, timeout=10):
+    """Return (status, headers, body bytes); HTTP errors are returned, not raised."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers or {}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+class ServerCase(unittest.TestCase):
+    script = None
+    extra = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(cls.script, *cls.extra)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop()
+        assert rc == 0, f"{cls.script} exited with {rc} on SIGTERM"
+
+    def setUp(self):
+        status, _, _ = request(self.port, "POST", "/_control/reset", {})
+        self.assertEqual(status, 200)
+
+    def control(self, method, path, body=None):
+        status, _, data = request(self.port, method, path, body)
+        self.assertEqual(status, 200, data)
+        return json.loads(data)
+
+
+# --------------------------------------------------------------------------
+class DataApiTest(ServerCase):
+    script = "dataapi.py"
+    CLUSTER = {"ClusterIdentifier": "c1", "Database": "dev", "DbUser": "alerter"}
+    COLUMNS = [{"name": "pid", "type": "int4"}, {"name": "query", "type": "varchar"}]
+
+    def api(self, op, body):
+        status, headers, data = request(
+            self.port,
+            "POST",
+            "/",
+            body,
+            headers={"X-Amz-Target": f"RedshiftData.{op}", "Content-Type": "application/x-amz-json-1.1"},
+        )
+        self.assertEqual(headers["Content-Type"], "application/x-amz-json-1.1")
+        self.assertTrue(headers["x-amzn-RequestId"])
+        return status, json.loads(data)
+
+    def execute(self, sql="select 1", **extra):
+        status, out = self.api("ExecuteStatement", {"Sql": sql, **self.CLUSTER, **extra})
+        self.assertEqual(status, 200, out)
+        return out["Id"]
+
+    def describe(self, sid):
+        status, out = self.api("DescribeStatement", {"Id": sid})
+        self.assertEqual(status, 200, out)
+        return out
+
+    def test_status_walk_with_delay(self):
+        self.control("POST", "/_control/script", {"delay_ms": 1500, "columns": self.COLUMNS, "rows": [[1, "q"]]})
+        sid = self.execute()
+        seen = []
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            out = self.describe(sid)
+            if not seen or seen[-1] != out["Status"]:
+                seen.append(out["Status"])
+            if out["Status"] == "FINISHED":
+                break
+            self.assertEqual(out["Duration"], -1)
+            self.assertEqual(out["ResultRows"], -1)
+            time.sleep(0.025)
+        self.assertEqual(seen, ["SUBMITTED", "PICKED", "STARTED", "FINISHED"])
+        self.assertEqual(out["Duration"], 1_500_000_000)
+        self.assertEqual(out["ResultRows"], 1)
+        self.assertTrue(out["HasResultSet"])
+        self.assertEqual(out["QueryString"], "select 1")
+        self.assertNotIn("Error", out)
+
+    def test_failed_statement_has_error(self):
+        self.control("POST", "/_control/script", {"outcome": "failed", "error": "ERROR: boom"})
+        sid = self.execute()
+        out = self.describe(sid)
+        self.assertEqual((out["Status"], out["Error"]), ("FAILED", "ERROR: boom"))
+        status, err = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual((status, err["__type"]), (400, "ValidationException"))
+        self.assertIn("Query does not have result", err["message"])
+
+    def test_pagination(self):
+        rows = [[i, f"q{i}"] for i in range(5)]
+        self.control("POST", "/_control/script", {"columns": self.COLUMNS, "rows": rows, "page_size": 2})
+        sid = self.execute()
+        pages, token = [], None
+        while True:
+            body = {"Id": sid, **({"NextToken": token} if token else {})}
+            status, out = self.api("GetStatementResult", body)
+            self.assertEqual(status, 200, out)
+            self.assertEqual(out["TotalNumRows"], 5)
+            self.assertEqual([c["name"] for c in out["ColumnMetadata"]], ["pid", "query"])
+            pages.append(out["Records"])
+            token = out.get("NextToken")
+            if not token:
+                break
+        self.assertEqual([len(p) for p in pages], [2, 2, 1])
+        self.assertEqual([r[0]["longValue"] for p in pages for r in p], [0, 1, 2, 3, 4])
+        for bad in ("garbage!!", base64.b64encode(b"other:2").decode()):
+            status, err = self.api("GetStatementResult", {"Id": sid, "NextToken": bad})
+            self.assertEqual((status, err["__type"]), (400, "ValidationException"))
+
+    def test_parameter_validation(self):
+        sql = "select :a, x::int from t where y > :b"
+        ok = [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}]
+        status, err = self.api("ExecuteStatement", {"Sql": sql, **self.CLUSTER, "Parameters": ok[:1]})
+        self.assertEqual((status, err["__type"]), (400, "ValidationException"))
+        self.assertIn(":b", err["message"])
+        extra = ok + [{"name": "c", "value": "3"}]
+        status, err = self.api("ExecuteStatement", {"Sql": sql, **self.CLUSTER, "Parameters": extra})
+        self.assertEqual(status, 400)
+        self.assertIn("c", err["message"])
+        self.execute(sql, Parameters=ok)
+        # Exactly one of ClusterIdentifier / WorkgroupName.
+        for target in ({}, {"ClusterIdentifier": "c", "WorkgroupName": "w"}):
+            status, err = self.api("ExecuteStatement", {"Sql": "select 1", "Database": "dev", **target})
+            self.assertEqual((status, err["__type"]), (400, "ValidationException"))
+        status, out = self.api("ExecuteStatement", {"Sql": "select 1", "Database": "dev", "WorkgroupName": "w"})
+        self.assertEqual((status, out["WorkgroupName"]), (200, "w"))
+
+    def test_throttle_and_server_error_counters(self):
+        self.control(
+            "POST",
+            "/_control/script",
+            {"throttle": {"ExecuteStatement": 2}, "server_errors": {"DescribeStatement": 1}},
+        )
+        for _ in range(2):
+            status, err = self.api("ExecuteStatement", {"Sql": "select 1", **self.CLUSTER})
+            self.assertEqual((status, err["__type"], err["message"]), (400, "ThrottlingException", "Rate exceeded"))
+        sid = self.execute()
+        status, err = self.api("DescribeStatement", {"Id": sid})
+        self.assertEqual((status, err["__type"]), (500, "InternalServerException"))
+        self.describe(sid)
+        calls = self.control("GET", "/_control/calls")
+        self.assertEqual([c["status"] for c in calls], [400, 400, 200, 500, 200])
+        self.assertEqual(calls[0]["operation"], "ExecuteStatement")
+        self.assertEqual(calls[0]["request"]["Sql"], "select 1")
+
+    def test_cancel_hanging_statement(self):
+        self.control("POST", "/_control/script", {"outcome": "hang"})
+        sid = self.execute()
+        time.sleep(0.05)
+        self.assertEqual(self.describe(sid)["Status"], "STARTED")
+        status, out = self.api("CancelStatement", {"Id": sid})
+        self.assertEqual((status, out), (200, {"Status": True}))
+        self.assertEqual(self.describe(sid)["Status"], "ABORTED")
+        status, err = self.api("CancelStatement", {"Id": sid})
+        self.assertEqual((status, err["message"]), (400, "Could not cancel a query that is already in ABORTED state."))
+        self.control("POST", "/_control/script", {})
+        done = self.execute()
+        status, err = self.api("CancelStatement", {"Id": done})
+        self.assertIn("already in FINISHED state", err["message"])
+
+    def test_cell_type_inference(self):
+        cols = [{"name": n, "type": "varchar"} for n in "abcdef"]
+        self.control("POST", "/_control/script", {"columns": cols, "rows": [[True, 1, 1.5, "x", None, 0]]})
+        sid = self.execute()
+        status, out = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual(
+            out["Records"],
+            [[{"booleanValue": True}, {"longValue": 1}, {"doubleValue": 1.5},
+              {"stringValue": "x"}, {"isNull": True}, {"longValue": 0}]],
+        )
+        self.assertNotIn("NextToken", out)
+
+    def test_unknown_operation_and_statement(self):
+        status, err = self.api("ListDatabases", {})
+        self.assertEqual((status, err["__type"]), (400, "UnknownOperationException"))
+        status, err = self.api("DescribeStatement", {"Id": "nope"})
+        self.assertEqual((status, err["__type"], err["message"]), (400, "ResourceNotFoundException", "Statement nope not found"))
+
+    def test_client_token_is_idempotent(self):
+        a = self.execute(ClientToken="tok-1")
+        self.assertEqual(self.execute(ClientToken="tok-1"), a)
+        self.assertNotEqual(self.execute(ClientToken="tok-2"), a)
+
+    def test_stall_and_bad_script(self):
+        self.control("POST", "/_control/script", {"stall_ms": {"DescribeStatement": 300}})
+        sid = self.execute()
+        start = time.monotonic()
+        self.describe(sid)
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        status, _, _ = request(self.port, "POST", "/_control/script", {"outcome": "exploded"})
+        self.assertEqual(status, 400)
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        headers = {"X-Amz-Target": "RedshiftData.DescribeStatement", "Content-Type": "application/x-amz-json-1.1"}
+        for _ in range(3):  # three requests, one TCP connection
+            conn.request("POST", "/", body=json.dumps({"Id": "x"}), headers=headers)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 400)
+            self.assertFalse(resp.will_close)
+            resp.read()
+        conn.close()
+
+
+# --------------------------------------------------------------------------
+class SlackTest(ServerCase):
+    script = "slack.py"
+    HOOK = "/services/T000/B000/XXXX"
+
+    def post(self, payload=None, raw=None):
+        status, headers, body = request(
+            self.port, "POST", self.HOOK, payload, raw=raw, headers={"Content-Type": "application/json"}
+        )
+        return status, headers, body.decode()
+
+    def test_validation(self):
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+        self.assertEqual(self.post({"text": "t", "blocks": [section] * 51})[::2], (400, "invalid_blocks"))
+        long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "é" * 3001}}
+        self.assertEqual(self.post({"text": "t", "blocks": [long_section]})[::2], (400, "invalid_blocks"))
+        header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+        self.assertEqual(self.post({"blocks": [header]})[::2], (400, "invalid_blocks"))
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}
+        self.assertEqual(self.post({"blocks": [context]})[::2], (400, "invalid_blocks"))
+        self.assertEqual(self.post({"blocks": "nope"})[::2], (400, "invalid_blocks"))
+        self.assertEqual(self.post({"username": "x"})[::2], (400, "invalid_payload"))
+        self.assertEqual(self.post(raw=b"not json")[::2], (400, "invalid_payload"))
+        self.assertEqual(self.control("GET", "/_control/received"), [])
+        self.assertEqual(len(self.control("GET", "/_control/attempts")), 7)
+
+    def test_ok_delivery_is_recorded(self):
+        ok_section = {"type": "section", "text": {"type": "mrkdwn", "text": "é" * 3000}}
+        payload = {"text": "hello", "blocks": [ok_section] * 50}
+        status, headers, body = self.post(payload)
+        self.assertEqual((status, body), (200, "ok"))
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"))
+        self.assertEqual(self.control("GET", "/_control/received"), [{"path": self.HOOK, "payload": payload}])
+
+    def test_scripted_429_then_ok(self):
+        self.control(
+            "POST",
+            "/_control/script",
+            {"responses": [{"status": 429, "headers": {"Retry-After": "1"}, "body": "rate_limited"}]},
+        )
+        status, headers, body = self.post({"text": "one"})
+        self.assertEqual((status, headers["Retry-After"], body), (429, "1", "rate_limited"))
+        self.assertEqual(self.post({"text": "one"})[::2], (200, "ok"))
+        self.assertEqual([a["status"] for a in self.control("GET", "/_control/attempts")], [429, 200])
+        self.assertEqual(len(self.control("GET", "/_control/received")), 1)
+
+    def test_scripted_close_and_delay(self):
+        self.control("POST", "/_control/script", {"responses": [{"close": True}, {"delay_ms": 200, "status": 200}]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("POST", self.HOOK, body=b'{"text":"x"}', headers={"Content-Type": "application/json"})
+        with self.assertRaises(http.client.RemoteDisconnected):
+            conn.getresponse()
+        conn.close()
+        start = time.monotonic()
+        self.assertEqual(self.post({"text": "y"})[::2], (200, "ok"))
+        self.assertGreaterEqual(time.monotonic() - start, 0.2)
+        attempts = self.control("GET", "/_control/attempts")
+        self.assertEqual([a["status"] for a in attempts], [None, 200])
+        self.assertEqual([r["payload"]["text"] for r in self.control("GET", "/_control/received")], ["y"])
+
+
+# --------------------------------------------------------------------------
+class FakeFunction(threading.Thread):
+    """Plays the Lambda binary: polls /next, then posts a response or error."""
+
+    def __init__(self, port, count, fail=False):
+        super().__init__(daemon=True)
+        self.port, self.count, self.fail = port, count, fail
+        self.seen = []
+
+    def run(self):
+        base = "/2018-06-01/runtime/invocation"
+        for _ in range(self.count):
+            status, headers, body = request(self.port, "GET", f"{base}/next", timeout=15)
+            rid = headers["Lambda-Runtime-Aws-Request-Id"]
+            self.seen.append((dict(headers), json.loads(body)))
+            if self.fail:
+                request(
+                    self.port,
+                    "POST",
+                    f"{base}/{rid}/error",
+                    {"errorType": "Boom", "errorMessage": "it broke"},
+                    headers={"Lambda-Runtime-Function-Error-Type": "Runtime.Boom"},
+                )
+            else:
+                request(self.port, "POST", f"{base}/{rid}/response", {"echo": json.loads(body)})
+
+
+class RuntimeApiTest(ServerCase):
+    script = "runtime_api.py"
+    extra = ("--function-name", "fn-under-test")
+
+    def invoke(self, event, **kw):
+        return self.control("POST", "/_control/invoke", {"event": event, "timeout_ms": 10000, **kw})
+
+    def test_invoke_ok(self):
+        fn = FakeFunction(self.port, 1)
+        fn.start()
+        before_ms = time.time() * 1000
+        out = self.invoke({"source": "aws.events"}, deadline_ms=5000)
+        fn.join(5)
+        self.assertEqual(out["status"], "ok")
+        self.assertEqual(out["response"], {"echo": {"source": "aws.events"}})
+        self.assertGreaterEqual(out["duration_ms"], 0)
+        headers, event = fn.seen[0]
+        self.assertEqual(event, {"source": "aws.events"})
+        self.assertTrue(headers["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:fn-under-test"))
+        self.assertTrue(headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-"))
+        deadline = int(headers["Lambda-Runtime-Deadline-Ms"])
+        self.assertTrue(before_ms + 4000 < deadline < before_ms + 7000)
+        stats = self.control("GET", "/_control/stats")
+        self.assertEqual(stats["invocations"], 1)
+        self.assertGreaterEqual(stats["first_next_ns"], stats["started_ns"])
+
+    def test_invoke_error(self):
+        fn = FakeFunction(self.port, 1, fail=True)
+        fn.start()
+        out = self.invoke({})
+        fn.join(5)
+        self.assertEqual(out["status"], "error")
+        self.assertEqual(out["error"], {"errorType": "Boom", "errorMessage": "it broke"})
+        self.assertEqual(out["error_type_header"], "Runtime.Boom")
+
+    def test_two_invocations_on_one_process(self):
+        fn = FakeFunction(self.port, 2)
+        fn.start()
+        self.assertEqual(self.invoke({"n": 1})["response"], {"echo": {"n": 1}})
+        self.assertEqual(self.invoke({"n": 2})["response"], {"echo": {"n": 2}})
+        fn.join(5)
+        ids = {h["Lambda-Runtime-Aws-Request-Id"] for h, _ in fn.seen}
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(self.control("GET", "/_control/stats")["invocations"], 2)
+
+    def test_timeout_withdraws_event_and_bad_id(self):
+        out = self.invoke({}, timeout_ms=200)
+        self.assertEqual((out["status"], out["fetched"]), ("timeout", False))
+        self.assertEqual(self.control("GET", "/_control/stats")["queued"], 0)
+        status, _, body = request(self.port, "POST", "/2018-06-01/runtime/invocation/nope/response", {})
+        self.assertEqual((status, json.loads(body)["errorType"]), (400, "InvalidRequestID"))
+
+    def test_dead_poller_does_not_steal_events(self):
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)
+        sock.close()  # like a killed binary
+        # Queue the event while only the dead poller is waiting, then start a
+        # live function: the event must still reach it.
+        result = []
+        invoker = threading.Thread(target=lambda: result.append(self.invoke({"k": 1})), daemon=True)
+        invoker.start()
+        time.sleep(0.4)
+        fn = FakeFunction(self.port, 1)
+        fn.start()
+        invoker.join(10)
+        fn.join(5)
+        self.assertEqual(result[0]["status"], "ok")
+
+    def test_init_error(self):
+        status, _, _ = request(
+            self.port,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            {"errorType": "Config", "errorMessage": "missing SLACK_WEBHOOK_SECRET_ARN"},
+            headers={"Lambda-Runtime-Function-Error-Type": "Runtime.Config"},
+        )
+        self.assertEqual(status, 202)
+        out = self.invoke({})
+        self.assertEqual(out["status"], "init_error")
+        self.assertEqual(out["error"]["errorType"], "Config")
+        self.assertEqual(out["error_type_header"], "Runtime.Config")
+
+
+if __name__ == "__main__":
+    unittest.main()

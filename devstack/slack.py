@@ -1,0 +1,183 @@
+"""Local Slack incoming-webhook receiver.
+
+Why: tests must see exactly what the Lambda would post to Slack, and must be
+able to make Slack misbehave (429 with Retry-After, 5xx, slow answers, dropped
+connections) without a real workspace.
+
+Any POST to a path not under /_control is a webhook delivery, e.g.
+``/services/T000/B000/XXXX``. Scripted responses (``POST /_control/script``)
+are consumed first, one per attempt; when none are left the payload is checked
+the way Slack checks it and answered ``200 ok`` or ``400 invalid_payload`` /
+``400 invalid_blocks``.
+
+Usage: python3 devstack/slack.py --port 0   # prints "READY <port>"
+"""
+
+import json
+import threading
+import time
+
+from _httpbase import Handler, serve
+
+TEXT = "text/plain; charset=utf-8"
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+RESPONSE_KEYS = {"status", "headers", "body", "delay_ms", "close"}
+
+
+def block_text(block):
+    """The text.text string of a block, or "" when absent."""
+    text = block.get("text")
+    if isinstance(text, dict) and isinstance(text.get("text"), str):
+        return text["text"]
+    return ""
+
+
+def validate(payload):
+    """Return None when Slack would accept the payload, else the error body."""
+    if not isinstance(payload, dict) or ("text" not in payload and "blocks" not in payload):
+        return "invalid_payload"
+    if "blocks" not in payload:
+        return None
+    blocks = payload["blocks"]
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "invalid_blocks"
+        kind = block.get("type")
+        # len() counts Python str characters (code points), as the contract says.
+        if kind == "section":
+            if len(block_text(block)) > MAX_SECTION_TEXT:
+                return "invalid_blocks"
+            fields = block.get("fields", [])
+            if not isinstance(fields, list) or len(fields) > MAX_SECTION_FIELDS:
+                return "invalid_blocks"
+            for field in fields:
+                if not isinstance(field, dict) or len(str(field.get("text", ""))) > MAX_FIELD_TEXT:
+                    return "invalid_blocks"
+        elif kind == "header":
+            if len(block_text(block)) > MAX_HEADER_TEXT:
+                return "invalid_blocks"
+        elif kind == "context":
+            elements = block.get("elements", [])
+            if not isinstance(elements, list) or len(elements) > MAX_CONTEXT_ELEMENTS:
+                return "invalid_blocks"
+    return None
+
+
+def parse_responses(raw):
+    """Validate the scripted response queue; strict so test typos fail loudly."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("responses", []), list):
+        raise ValueError('script must be {"responses": [...]}')
+    queue = []
+    for i, item in enumerate(raw.get("responses", [])):
+        if not isinstance(item, dict):
+            raise ValueError(f"responses[{i}] must be an object")
+        unknown = sorted(set(item) - RESPONSE_KEYS)
+        if unknown:
+            raise ValueError(f"responses[{i}]: unknown keys {unknown}")
+        if "status" in item and not isinstance(item["status"], int):
+            raise ValueError(f"responses[{i}].status must be an integer")
+        if not isinstance(item.get("headers", {}), dict):
+            raise ValueError(f"responses[{i}].headers must be an object")
+        queue.append(item)
+    return queue
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.responses = []
+            self.received = []
+            self.attempts = []
+
+
+class SlackHandler(Handler):
+    tag = "slack"
+
+    def route(self):
+        state = self.server.state
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_control"):
+            return self.control(state, path)
+        raw = self.read_body()
+        if self.command != "POST":
+            return self.send_bytes(405, b"invalid_method", TEXT)
+        self.deliver(state, raw)
+
+    def deliver(self, state, raw):
+        at = time.time()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+            parsed = False
+        else:
+            parsed = True
+        with state.lock:
+            scripted = state.responses.pop(0) if state.responses else None
+
+        if scripted and scripted.get("delay_ms"):
+            time.sleep(scripted["delay_ms"] / 1000.0)
+
+        if scripted and scripted.get("close"):
+            # Drop the connection without a response (simulates a network cut).
+            self.close_connection = True
+            self.log_message("%s %s -> closed without answer", self.command, self.path)
+            with state.lock:
+                state.attempts.append({"path": self.path, "status": None, "at": at, "closed": True})
+            return
+
+        headers = {}
+        if scripted and "status" in scripted:
+            status = scripted["status"]
+            headers = scripted.get("headers", {})
+            body = scripted.get("body", "ok" if status == 200 else "")
+        else:
+            # No script (or a delay-only entry): behave like Slack.
+            error = validate(payload) if parsed else "invalid_payload"
+            status, body = (400, error) if error else (200, "ok")
+
+        with state.lock:
+            state.attempts.append({"path": self.path, "status": status, "at": at})
+            if status == 200:
+                # Keep the raw text if a scripted 200 accepted a non-JSON body.
+                state.received.append(
+                    {"path": self.path, "payload": payload if parsed else raw.decode("utf-8", "replace")}
+                )
+        self.send_bytes(status, str(body).encode("utf-8"), TEXT, headers)
+
+    def control(self, state, path):
+        if self.command == "POST" and path == "/_control/script":
+            try:
+                queue = parse_responses(self.read_json())
+            except ValueError as err:
+                return self.send_json(400, {"error": str(err)})
+            with state.lock:
+                state.responses = queue  # replaces any unconsumed entries
+            return self.send_json(200, {"ok": True, "queued": len(queue)})
+        if self.command == "GET" and path == "/_control/received":
+            with state.lock:
+                return self.send_json(200, list(state.received))
+        if self.command == "GET" and path == "/_control/attempts":
+            with state.lock:
+                return self.send_json(200, list(state.attempts))
+        if self.command == "POST" and path == "/_control/reset":
+            self.read_body()
+            state.reset()
+            return self.send_json(200, {"ok": True})
+        self.read_body()
+        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
+
+
+if __name__ == "__main__":
+    serve(SlackHandler, __doc__.splitlines()[0], make_state=lambda args: State())
