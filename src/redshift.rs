@@ -23,29 +23,37 @@ pub struct DataApi {
     poll: PollPolicy,
 }
 
-/// How often `DescribeStatement` is asked: soon at first (most statements on system views
-/// finish in well under a second), then less often up to a cap.
+/// How often `DescribeStatement` is asked. A statement on the system views usually finishes
+/// within a few hundred milliseconds, so the first `fast_for` is polled every `first` (the run
+/// notices the end within that interval); after that the pause starts at three times `first`
+/// and doubles up to `max`, so a slow statement costs few calls (11 in the first 2.4 s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PollPolicy {
     pub first: Duration,
+    pub fast_for: Duration,
     pub max: Duration,
-    /// Growth per poll, in percent (150 = ×1.5).
-    pub growth_percent: u32,
 }
 
 impl Default for PollPolicy {
     fn default() -> Self {
         PollPolicy {
             first: Duration::from_millis(50),
+            fast_for: Duration::from_millis(350),
             max: Duration::from_secs(1),
-            growth_percent: 150,
         }
     }
 }
 
 impl PollPolicy {
-    fn next(&self, current: Duration) -> Duration {
-        (current * self.growth_percent / 100).min(self.max)
+    /// The pause before the next poll, given the previous pause and the time waited so far.
+    fn next(&self, previous: Duration, waited: Duration) -> Duration {
+        if waited < self.fast_for {
+            self.first
+        } else if previous <= self.first {
+            (self.first * 3).min(self.max)
+        } else {
+            (previous * 2).min(self.max)
+        }
     }
 }
 
@@ -280,7 +288,7 @@ impl DataApi {
                 }
                 _ => {}
             }
-            pause = self.poll.next(pause);
+            pause = self.poll.next(pause, started.elapsed());
         }
     }
 
@@ -606,28 +614,31 @@ mod tests {
         let finished = api.wait_until_finished(ID, far()).await.unwrap();
         assert_eq!(finished.describe_calls, 6);
         assert_eq!(rule.num_calls(), 6);
-        // 50 + 75 + 112 + 168 + 253 + 379 ms of backoff, on tokio's paused clock.
-        assert!(
-            finished.waited >= Duration::from_millis(1000),
-            "{finished:?}"
-        );
-        assert!(
-            finished.waited < Duration::from_millis(1100),
-            "{finished:?}"
-        );
+        // Six polls 50 ms apart, on tokio's paused clock.
+        assert_eq!(finished.waited, Duration::from_millis(300));
+    }
+
+    /// The pauses a statement that never finishes would see, as offsets from the start.
+    fn poll_times(policy: PollPolicy, count: usize) -> Vec<u64> {
+        let (mut pause, mut waited, mut times) = (policy.first, Duration::ZERO, vec![]);
+        for _ in 0..count {
+            waited += pause;
+            times.push(waited.as_millis() as u64);
+            pause = policy.next(pause, waited);
+        }
+        times
     }
 
     #[test]
-    fn backoff_grows_to_its_cap() {
-        let p = PollPolicy::default();
-        let mut d = p.first;
-        let mut seen = vec![d];
-        for _ in 0..10 {
-            d = p.next(d);
-            seen.push(d);
-        }
-        assert_eq!(seen[1], Duration::from_millis(75));
-        assert_eq!(*seen.last().unwrap(), Duration::from_secs(1));
+    fn polling_is_dense_first_then_backs_off_to_its_cap() {
+        let times = poll_times(PollPolicy::default(), 14);
+        assert_eq!(
+            times,
+            [50, 100, 150, 200, 250, 300, 350, 500, 800, 1400, 2400, 3400, 4400, 5400]
+        );
+        // A statement of 300 ms is seen within 50 ms; one of 3 s within 12 calls.
+        assert!(times.iter().any(|t| (300..=350).contains(t)));
+        assert!(times.iter().position(|t| *t >= 3000).unwrap() < 12);
     }
 
     #[tokio::test(start_paused = true)]
@@ -689,12 +700,8 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(err.to_string().contains("was cancelled"));
-        // 1 s cap: no more than ~10 polls in 5 s.
-        assert!(
-            describe_rule.num_calls() <= 10,
-            "{}",
-            describe_rule.num_calls()
-        );
+        // 50, 100, … 350, 500, 800, 1400, 2400, 3400, 4400 ms: 13 polls, then the deadline.
+        assert_eq!(describe_rule.num_calls(), 13);
     }
 
     #[tokio::test(start_paused = true)]
