@@ -353,6 +353,21 @@ impl DataApi {
     }
 }
 
+/// Maps rows described by `metadata` into queries: what [`DataApi::fetch_rows`] does with each
+/// page, as a plain function for tests that feed it arbitrary cells.
+pub fn map_rows(
+    statement_id: &str,
+    metadata: &[ColumnMetadata],
+    records: &[Vec<Field>],
+) -> Result<Vec<LongQuery>, RedshiftError> {
+    let columns = Columns::locate(statement_id, metadata)?;
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| columns.map_row(statement_id, i + 1, record))
+        .collect()
+}
+
 /// Where each needed column sits in a row: rows are mapped by column name, not position.
 #[derive(Debug, Clone, Copy)]
 struct Columns {

@@ -94,7 +94,8 @@ pub fn stitch(aggregated: &str) -> String {
             text.extend(std::iter::repeat_n(' ', missing));
         }
     }
-    restore_line_breaks(text.trim_end())
+    // Trim after restoring: a stored `\n` at the very end is a trailing line break too.
+    restore_line_breaks(&text).trim_end().to_owned()
 }
 
 /// Redshift keeps a line break as the two characters `\` `n` (and a tab as `\t`).

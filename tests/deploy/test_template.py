@@ -1,0 +1,790 @@
+"""Checks of template.yaml that cfn-lint and `sam validate --lint` do not make.
+
+Neither linter catches a misspelt IAM action, an invalid runtime name, a `Resource: "*"` where the
+action could be scoped, or a schedule that runs less often than the threshold. This module does.
+
+Run it with cfn-lint installed (it reads the template with cfn-lint's YAML loader, which knows the
+short intrinsic forms such as `!Ref` and `!Sub`, and cross-checks the table below against the
+Service Authorization Reference data that cfn-lint ships):
+
+    .venv-deploy/bin/python -m unittest tests/deploy/test_template.py -v
+
+`scripts/check-deploy` creates that venv and runs it. Every check is a function that raises
+AssertionError; `ChecksCanFail` feeds each one a broken copy of the template, so a check that
+could never fail is itself a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import json
+import re
+import tomllib
+import unittest
+from pathlib import Path
+
+try:
+    from cfnlint.decode import cfn_yaml
+except ImportError as err:  # a missing tool is a failure, never a skip
+    raise ImportError(
+        "cfn-lint is not installed for this Python: run scripts/check-deploy, or "
+        "python3 -m venv .venv-deploy && .venv-deploy/bin/pip install -r "
+        "devstack/requirements-deploy.txt, then use .venv-deploy/bin/python"
+    ) from err
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+
+# The function's environment, exactly as the alert pipeline's contract names it.
+CONTRACT_ENV = {"SECRET_ID", "THRESHOLD_MINUTES", "TIMEZONE", "RUST_LOG"}
+VALID_RUNTIMES = {"provided.al2023", "provided.al2"}
+SAMPLE_EVENTS = {"scheduled.json", "dry-run.json", "timezone.json", "bad-threshold.json"}
+
+# Every IAM action this stack may name, with the resource types the Service Authorization
+# Reference lists for it. An empty tuple means the action supports no resource-level scoping, so
+# `Resource: "*"` is the only possible value and a condition must narrow it instead (see
+# STAR_ONLY_CONDITIONS). `test_action_table_matches_the_service_authorization_reference` checks
+# this table against the reference data that cfn-lint ships.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    # the function's role
+    "secretsmanager:GetSecretValue": ("Secret",),
+    "redshift-data:ExecuteStatement": ("cluster", "workgroup"),
+    "redshift-data:DescribeStatement": (),
+    "redshift-data:GetStatementResult": (),
+    "redshift-data:CancelStatement": (),
+    "redshift:GetClusterCredentials": ("dbname", "dbuser"),
+    "kms:Decrypt": ("key",),
+    "logs:CreateLogStream": ("log-stream",),
+    "logs:PutLogEvents": ("log-stream",),
+    "sqs:SendMessage": ("queue",),
+    # trust policy, resource policies and the schedule's invoke permission
+    "sts:AssumeRole": ("role",),
+    "lambda:InvokeFunction": ("function",),
+}
+
+# For the actions that only take "*": the Data API's statement-owner condition key limits them to
+# the statements the same IAM identity submitted (Redshift Data API, "Authorizing access").
+STATEMENT_OWNER = {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+STAR_ONLY_CONDITIONS = {
+    "redshift-data:DescribeStatement": STATEMENT_OWNER,
+    "redshift-data:GetStatementResult": STATEMENT_OWNER,
+    "redshift-data:CancelStatement": STATEMENT_OWNER,
+}
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    """The template as plain JSON-like data (`!Ref X` becomes `{"Ref": "X"}`)."""
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def resources(template: dict, types: set[str] | str) -> dict[str, dict]:
+    types = {types} if isinstance(types, str) else types
+    return {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") in types}
+
+
+def the_function(template: dict) -> tuple[str, dict]:
+    functions = resources(template, FUNCTION_TYPES)
+    if len(functions) != 1:
+        fail(f"expected exactly one Lambda function, found {sorted(functions)}")
+    return next(iter(functions.items()))
+
+
+def function_property(template: dict, name: str):
+    """A property of the function, falling back to SAM's Globals."""
+    _, function = the_function(template)
+    props = function.get("Properties", {})
+    if name in props:
+        return props[name]
+    return template.get("Globals", {}).get("Function", {}).get(name)
+
+
+def is_ref(value, name: str) -> bool:
+    return value == {"Ref": name} or value == {"Fn::GetAtt": [name, "Arn"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM
+
+
+def branches(item):
+    """Both sides of an `Fn::If` (minus AWS::NoValue), flagged as conditional."""
+    if isinstance(item, dict) and set(item) == {"Fn::If"}:
+        _, yes, no = item["Fn::If"]
+        for side in (yes, no):
+            if side != NO_VALUE:
+                for inner, _ in branches(side):
+                    yield inner, True
+    else:
+        yield item, False
+
+
+def iam_statements(template: dict) -> list[tuple[str, dict, bool]]:
+    """Every policy statement anywhere in Resources: (resource, statement, is_conditional)."""
+    found = []
+
+    def walk(node, owner):
+        if isinstance(node, dict):
+            statements = node.get("Statement")
+            if isinstance(statements, (list, dict)):
+                for raw in as_list(statements):
+                    for statement, conditional in branches(raw):
+                        if isinstance(statement, dict) and "Effect" in statement:
+                            found.append((owner, statement, conditional))
+            for value in node.values():
+                walk(value, owner)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, owner)
+
+    for name, resource in template.get("Resources", {}).items():
+        walk(resource.get("Properties", {}), name)
+    return found
+
+
+def check_iam_actions_are_known(template: dict) -> None:
+    for owner, statement, _ in iam_statements(template):
+        if "NotAction" in statement or "NotResource" in statement:
+            fail(f"{owner}: NotAction/NotResource grant more than they seem; name actions and resources")
+        for action in as_list(statement.get("Action", [])):
+            if not isinstance(action, str) or action not in ACTIONS:
+                fail(
+                    f"{owner}: IAM action {action!r} is not one this function uses (typo, or a "
+                    f"wildcard?): known actions are {sorted(ACTIONS)}"
+                )
+    for name, permission in resources(template, "AWS::Lambda::Permission").items():
+        action = permission["Properties"].get("Action")
+        if action not in ACTIONS:
+            fail(f"{name}: unknown action {action!r}")
+
+
+def resource_strings(value) -> list[str]:
+    """The literal text of a Resource entry (the template of a `!Sub`), for wildcard checks."""
+    out = []
+    for item in as_list(value):
+        for entry, _ in branches(item):
+            if isinstance(entry, str):
+                out.append(entry)
+            elif isinstance(entry, dict) and "Fn::Sub" in entry:
+                sub = entry["Fn::Sub"]
+                out.append(sub if isinstance(sub, str) else sub[0])
+    return out
+
+
+def check_no_star_where_scoping_exists(template: dict) -> None:
+    for owner, statement, _ in iam_statements(template):
+        if statement.get("Effect") != "Allow" or "Resource" not in statement:
+            continue
+        texts = resource_strings(statement["Resource"])
+        actions = as_list(statement.get("Action", []))
+        if "*" in texts:
+            scoped = [a for a in actions if ACTIONS.get(a)]
+            if scoped:
+                fail(f"{owner}: Resource \"*\" for {scoped}, which support resource-level scoping")
+            for action in actions:
+                wanted = STAR_ONLY_CONDITIONS.get(action)
+                if wanted is None:
+                    fail(f"{owner}: {action} has Resource \"*\" and no known narrowing condition")
+                if statement.get("Condition") != wanted:
+                    fail(f"{owner}: {action} on \"*\" must carry the condition {wanted}")
+        for text in texts:
+            if text == "*":
+                continue
+            # One wildcard is allowed: the log streams of the function's own log group.
+            stripped = text[:-2] if text.endswith(":log-group:${AlertLogGroup}:*") else text
+            if "*" in stripped or "?" in stripped:
+                fail(f"{owner}: wildcard in resource {text!r}; name the one resource")
+
+
+def check_function_role_is_written_out(template: dict) -> None:
+    """SAM's default role adds AWSLambdaBasicExecutionRole (logs:* on "*"): use our own."""
+    name, function = the_function(template)
+    props = function.get("Properties", {})
+    if function["Type"] == "AWS::Serverless::Function" and "Role" not in props:
+        fail(f"{name}: no Role, so SAM would attach its managed policies; write the role out")
+    for role_name, role in resources(template, "AWS::IAM::Role").items():
+        if role["Properties"].get("ManagedPolicyArns"):
+            fail(f"{role_name}: managed policies are not written out; use inline statements")
+    for policy in as_list(props.get("Policies", [])):
+        if not (isinstance(policy, dict) and "Statement" in policy):
+            fail(f"{name}: SAM policy {policy!r} is not written out")
+
+
+def statements_with(template: dict, action: str) -> list[tuple[str, dict, bool]]:
+    return [s for s in iam_statements(template) if action in as_list(s[1].get("Action", []))]
+
+
+def check_scoped_resources(template: dict) -> None:
+    """The resources the contract asks for, one each."""
+    arn = "arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:"
+    for _, statement, _ in statements_with(template, "redshift-data:ExecuteStatement"):
+        if resource_strings(statement["Resource"]) != [arn + "cluster:${ClusterIdentifier}"]:
+            fail(f"ExecuteStatement must name the one cluster, not {statement['Resource']}")
+    creds = statements_with(template, "redshift:GetClusterCredentials")
+    if not creds:
+        fail("redshift:GetClusterCredentials is missing (DbUser authentication)")
+    for _, statement, _ in creds:
+        if sorted(resource_strings(statement["Resource"])) != sorted(
+            [
+                arn + "dbuser:${ClusterIdentifier}/${DbUser}",
+                arn + "dbname:${ClusterIdentifier}/${DatabaseName}",
+            ]
+        ):
+            fail(f"GetClusterCredentials must name one dbuser and one dbname: {statement['Resource']}")
+    kms = statements_with(template, "kms:Decrypt")
+    if not kms:
+        fail("kms:Decrypt is missing for a customer managed key")
+    for _, statement, conditional in kms:
+        if not conditional:
+            fail("kms:Decrypt must exist only when a key is given (inside Fn::If)")
+        via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        if via != {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}:
+            fail(f"kms:Decrypt must be limited with kms:ViaService to Secrets Manager, not {via}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The function
+
+
+def cargo_binary() -> str:
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    bins = [b["name"] for b in cargo.get("bin", [])] or [cargo["package"]["name"]]
+    if len(bins) != 1:
+        fail(f"Cargo.toml has {len(bins)} binaries; the template must name which one")
+    return bins[0]
+
+
+def check_runtime_and_build(template: dict) -> None:
+    name, function = the_function(template)
+    runtime = function_property(template, "Runtime")
+    if runtime not in VALID_RUNTIMES:
+        fail(f"{name}: Runtime {runtime!r} is not one of {sorted(VALID_RUNTIMES)}")
+    if function_property(template, "Architectures") != ["arm64"]:
+        fail(f"{name}: Architectures must be [arm64]")
+    if function_property(template, "Handler") != "bootstrap":
+        fail(f"{name}: Handler must be bootstrap for a provided runtime")
+    metadata = function.get("Metadata", {})
+    if metadata.get("BuildMethod") != "rust-cargolambda":
+        fail(f"{name}: Metadata.BuildMethod must be rust-cargolambda")
+    binary = metadata.get("BuildProperties", {}).get("Binary")
+    if binary != cargo_binary():
+        fail(f"{name}: BuildProperties.Binary {binary!r} is not the crate's binary {cargo_binary()!r}")
+    for prop, low, high in (("MemorySize", 128, 1024), ("Timeout", 10, 900)):
+        value = function_property(template, prop)
+        if not isinstance(value, int) or not low <= value <= high:
+            fail(f"{name}: {prop} {value!r} outside {low}..{high}")
+
+
+def check_environment_is_the_contract(template: dict) -> None:
+    variables = (function_property(template, "Environment") or {}).get("Variables", {})
+    if set(variables) != CONTRACT_ENV:
+        fail(f"environment variables {sorted(variables)} are not the contract's {sorted(CONTRACT_ENV)}")
+
+
+def event_invoke_config(template: dict) -> dict:
+    name, function = the_function(template)
+    configs = [function.get("Properties", {}).get("EventInvokeConfig")]
+    for resource in resources(template, "AWS::Lambda::EventInvokeConfig").values():
+        if is_ref(resource["Properties"].get("FunctionName"), name):
+            configs.append(resource["Properties"])
+    configs = [c for c in configs if c]
+    if len(configs) != 1:
+        fail(f"{name}: expected one EventInvokeConfig, found {len(configs)}")
+    return configs[0]
+
+
+def check_retries_are_deliberate(template: dict) -> None:
+    config = event_invoke_config(template)
+    if "MaximumRetryAttempts" not in config:
+        fail("EventInvokeConfig.MaximumRetryAttempts is not set (Lambda would retry twice)")
+    if config["MaximumRetryAttempts"] != 0:
+        fail("MaximumRetryAttempts must be 0: a retry can post the same alert twice")
+    if "MaximumEventAgeInSeconds" not in config:
+        fail("EventInvokeConfig.MaximumEventAgeInSeconds is not set")
+    if not config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+        fail("no on-failure destination: a broken monitor would go unnoticed")
+
+
+def check_watchers(template: dict) -> None:
+    name, _ = the_function(template)
+    metrics = {
+        a["Properties"].get("MetricName")
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": name}} in a["Properties"].get("Dimensions", [])
+    }
+    for metric in ("Errors", "Throttles"):
+        if metric not in metrics:
+            fail(f"no CloudWatch alarm on the function's {metric}")
+    logging = function_property(template, "LoggingConfig") or {}
+    groups = resources(template, "AWS::Logs::LogGroup")
+    target = logging.get("LogGroup")
+    if not (isinstance(target, dict) and target.get("Ref") in groups):
+        fail("LoggingConfig.LogGroup must point at the stack's own AWS::Logs::LogGroup")
+    if "RetentionInDays" not in groups[target["Ref"]]["Properties"]:
+        fail("the log group has no RetentionInDays")
+
+
+def check_parameters_are_described(template: dict) -> None:
+    for name, parameter in template.get("Parameters", {}).items():
+        if len(parameter.get("Description", "")) < 20:
+            fail(f"parameter {name} has no real Description")
+        if parameter.get("Type") == "String" and not (
+            "AllowedValues" in parameter or "AllowedPattern" in parameter
+        ):
+            fail(f"parameter {name} is unconstrained")
+
+
+def check_outputs(template: dict) -> None:
+    outputs = template.get("Outputs", {})
+    for key in ("FunctionName", "FunctionArn", "SecretArn", "LogGroupName", "InvokeCommand"):
+        if key not in outputs:
+            fail(f"output {key} is missing")
+    command = outputs["InvokeCommand"]["Value"]["Fn::Sub"]
+    for part in ("aws lambda invoke", "--cli-binary-format raw-in-base64-out", "--payload file://events/"):
+        if part not in command:
+            fail(f"InvokeCommand lacks {part!r}")
+    payload = re.search(r"file://(\S+)", command).group(1)
+    if not (ROOT / payload).is_file():
+        fail(f"InvokeCommand's payload {payload} does not exist")
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedule against the threshold
+
+
+def evaluate(expr, params: dict[str, str]):
+    """The CloudFormation rule functions, as CloudFormation evaluates them."""
+    if isinstance(expr, list):
+        return [evaluate(x, params) for x in expr]
+    if isinstance(expr, dict):
+        if len(expr) != 1:
+            fail(f"not a rule function: {expr}")
+        ((fn, args),) = expr.items()
+        if fn == "Ref":
+            return params[args]
+        if fn == "Fn::Equals":
+            a, b = (evaluate(x, params) for x in args)
+            return a == b
+        if fn == "Fn::Not":
+            return not evaluate(args[0], params)
+        if fn == "Fn::And":
+            return all(evaluate(x, params) for x in args)
+        if fn == "Fn::Or":
+            return any(evaluate(x, params) for x in args)
+        if fn == "Fn::Contains":
+            return evaluate(args[1], params) in evaluate(args[0], params)
+        fail(f"rule function {fn} is not evaluated here")
+    return str(expr)
+
+
+def refs(node) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["Ref"]} if isinstance(node.get("Ref"), str) else set()
+        return own.union(*(refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(refs(v) for v in node))
+    return set()
+
+
+def schedule_expressions(template: dict) -> list:
+    name, function = the_function(template)
+    found = []
+    for rule in resources(template, "AWS::Events::Rule").values():
+        props = rule["Properties"]
+        if any(is_ref(t.get("Arn"), name) for t in props.get("Targets", [])):
+            found.append(props.get("ScheduleExpression"))
+    for schedule in resources(template, "AWS::Scheduler::Schedule").values():
+        if is_ref(schedule["Properties"].get("Target", {}).get("Arn"), name):
+            found.append(schedule["Properties"].get("ScheduleExpression"))
+    for event in function.get("Properties", {}).get("Events", {}).values():
+        if event.get("Type") in ("Schedule", "ScheduleV2"):
+            props = event.get("Properties", {})
+            found.append(props.get("Schedule", props.get("ScheduleExpression")))
+    return found
+
+
+def check_schedule_is_shorter_than_threshold(template: dict) -> None:
+    expressions = schedule_expressions(template)
+    if len(expressions) != 1:
+        fail(f"expected one schedule invoking the function, found {len(expressions)}")
+    expression = expressions[0]
+    if not (isinstance(expression, dict) and "Fn::FindInMap" in expression):
+        fail(f"the schedule {expression!r} is fixed: derive it from the rate parameter the Rules check")
+    mapping, key, attribute = expression["Fn::FindInMap"]
+    if not (isinstance(key, dict) and "Ref" in key):
+        fail("the schedule's mapping key must be the rate parameter")
+    rate_param = key["Ref"]
+    threshold = (function_property(template, "Environment") or {}).get("Variables", {}).get(
+        "THRESHOLD_MINUTES"
+    )
+    if not (isinstance(threshold, dict) and "Ref" in threshold):
+        fail("THRESHOLD_MINUTES must come from a parameter")
+    threshold_param = threshold["Ref"]
+    parameters = template["Parameters"]
+    rates = parameters[rate_param].get("AllowedValues")
+    if not rates:
+        fail(f"{rate_param} needs AllowedValues so that each rate has a rule")
+    pattern = parameters[threshold_param].get("AllowedPattern")
+    if parameters[threshold_param].get("Type") != "String" or not pattern:
+        fail(f"{threshold_param} must be a String with a strict AllowedPattern to be compared")
+    thresholds = [str(t) for t in range(1, 10081)]
+    for text in thresholds:
+        if not re.fullmatch(pattern, text):
+            fail(f"{threshold_param}'s pattern refuses the valid threshold {text}")
+    for bad in ("0", "01", "007", "10081", "99999", "1.5", "-3", "thirty", ""):
+        if re.fullmatch(pattern, bad):
+            fail(f"{threshold_param}'s pattern accepts {bad!r}")
+
+    # Only the rules about these two parameters; the others need other parameters.
+    rules = [
+        r for r in template.get("Rules", {}).values() if refs(r) & {rate_param, threshold_param}
+    ]
+    if not rules:
+        fail("no CloudFormation Rules constrain the schedule's rate against the threshold")
+
+    def accepted(params):
+        for rule in rules:
+            if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], params):
+                continue
+            if not all(evaluate(a["Assert"], params) for a in rule.get("Assertions", [])):
+                return False
+        return True
+
+    for rate in rates:
+        minutes = int(rate)
+        want = f"rate({minutes} minute)" if minutes == 1 else f"rate({minutes} minutes)"
+        got = template["Mappings"][mapping][str(rate)][attribute]
+        if got != want:
+            fail(f"rate {rate} maps to the schedule {got!r}, not {want!r}")
+        for text in thresholds:
+            if accepted({rate_param: str(rate), threshold_param: text}) != (minutes < int(text)):
+                fail(
+                    f"the Rules {'accept' if minutes >= int(text) else 'refuse'} rate {rate} with "
+                    f"threshold {text}: a rate must be accepted exactly when it is below the threshold"
+                )
+
+
+def check_schedule_state_is_a_parameter(template: dict) -> None:
+    for rule in resources(template, "AWS::Events::Rule").values():
+        state = rule["Properties"].get("State")
+        if not (isinstance(state, dict) and "Ref" in state):
+            fail("the schedule's State must be a parameter")
+        if set(template["Parameters"][state["Ref"]].get("AllowedValues", [])) != {"ENABLED", "DISABLED"}:
+            fail("the schedule state parameter must allow exactly ENABLED and DISABLED")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample events
+
+
+def check_events(directory: Path = EVENTS) -> None:
+    names = {p.name for p in directory.glob("*.json")}
+    if not SAMPLE_EVENTS <= names:
+        fail(f"sample events missing: {sorted(SAMPLE_EVENTS - names)}")
+    for path in sorted(directory.glob("*.json")):
+        try:
+            event = json.loads(path.read_text())
+        except ValueError as err:
+            fail(f"{path.name} is not valid JSON: {err}")
+        if not isinstance(event, dict):
+            fail(f"{path.name} must hold a JSON object")
+
+
+TEMPLATE_CHECKS = [
+    check_iam_actions_are_known,
+    check_no_star_where_scoping_exists,
+    check_function_role_is_written_out,
+    check_scoped_resources,
+    check_runtime_and_build,
+    check_environment_is_the_contract,
+    check_retries_are_deliberate,
+    check_watchers,
+    check_parameters_are_described,
+    check_outputs,
+    check_schedule_is_shorter_than_threshold,
+    check_schedule_state_is_a_parameter,
+]
+
+
+class TemplateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.template = load_template()
+
+    def test_iam_actions_are_known(self):
+        check_iam_actions_are_known(self.template)
+
+    def test_no_star_resource_where_the_action_supports_scoping(self):
+        check_no_star_where_scoping_exists(self.template)
+
+    def test_the_role_is_written_out(self):
+        check_function_role_is_written_out(self.template)
+
+    def test_resources_are_the_one_secret_cluster_user_and_key(self):
+        check_scoped_resources(self.template)
+
+    def test_runtime_architecture_and_build(self):
+        check_runtime_and_build(self.template)
+
+    def test_environment_is_exactly_the_contract(self):
+        check_environment_is_the_contract(self.template)
+
+    def test_retries_are_deliberate(self):
+        check_retries_are_deliberate(self.template)
+
+    def test_someone_watches_the_watcher(self):
+        check_watchers(self.template)
+
+    def test_parameters_are_described_and_constrained(self):
+        check_parameters_are_described(self.template)
+
+    def test_outputs(self):
+        check_outputs(self.template)
+
+    def test_schedule_is_constrained_to_run_more_often_than_the_threshold(self):
+        check_schedule_is_shorter_than_threshold(self.template)
+
+    def test_schedule_state_is_a_parameter(self):
+        check_schedule_state_is_a_parameter(self.template)
+
+    def test_every_sample_event_is_valid_json(self):
+        check_events()
+
+    def test_action_table_matches_the_service_authorization_reference(self):
+        spec = importlib.resources.files("cfnlint.data.AdditionalSpecs") / "Policies.json"
+        reference = json.loads(spec.read_text())
+        for action, types in ACTIONS.items():
+            service, name = action.split(":")
+            entry = reference[service]["Actions"].get(name.lower())
+            self.assertIsNotNone(entry, f"{action} is not in the Service Authorization Reference")
+            self.assertEqual(
+                sorted(t.lower() for t in entry.get("Resources", [])),
+                sorted(t.lower() for t in types),
+                f"{action}: resource types differ from the reference",
+            )
+
+
+class ChecksCanFail(unittest.TestCase):
+    """Each check, given a template broken in the way it guards against, must fail."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.template = load_template()
+
+    def broken(self, change):
+        template = copy.deepcopy(self.template)
+        change(template)
+        return template
+
+    def assertFails(self, check, change):
+        with self.assertRaises(AssertionError):
+            check(self.broken(change))
+
+    def role_statements(self, template):
+        return template["Resources"]["AlertFunctionRole"]["Properties"]["Policies"][0][
+            "PolicyDocument"
+        ]["Statement"]
+
+    def statement(self, template, sid):
+        for item in self.role_statements(template):
+            for statement, _ in branches(item):
+                if statement.get("Sid") == sid:
+                    return statement
+        raise KeyError(sid)
+
+    def function(self, template):
+        return template["Resources"]["AlertFunction"]["Properties"]
+
+    def test_typo_in_an_action(self):
+        def change(t):
+            self.statement(t, "RunStatementsOnTheCluster")["Action"] = "redshift-data:ExecuteStatment"
+
+        self.assertFails(check_iam_actions_are_known, change)
+
+    def test_wildcard_action(self):
+        def change(t):
+            self.statement(t, "OnlyItsOwnStatements")["Action"] = "redshift-data:*"
+
+        self.assertFails(check_iam_actions_are_known, change)
+
+    def test_star_for_a_scopable_action(self):
+        def change(t):
+            self.statement(t, "RunStatementsOnTheCluster")["Resource"] = "*"
+
+        self.assertFails(check_no_star_where_scoping_exists, change)
+
+    def test_star_only_actions_without_the_owner_condition(self):
+        def change(t):
+            del self.statement(t, "OnlyItsOwnStatements")["Condition"]
+
+        self.assertFails(check_no_star_where_scoping_exists, change)
+
+    def test_wildcard_inside_an_arn(self):
+        def change(t):
+            self.statement(t, "RunStatementsOnTheCluster")["Resource"] = {
+                "Fn::Sub": "arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:cluster:*"
+            }
+
+        self.assertFails(check_no_star_where_scoping_exists, change)
+
+    def test_sam_default_role(self):
+        self.assertFails(check_function_role_is_written_out, lambda t: self.function(t).pop("Role"))
+
+    def test_unconditional_kms(self):
+        def change(t):
+            statements = self.role_statements(t)
+            for i, item in enumerate(statements):
+                for statement, _ in branches(item):
+                    if statement.get("Sid") == "DecryptSecretsThroughSecretsManagerOnly":
+                        statements[i] = statement
+
+        self.assertFails(check_scoped_resources, change)
+
+    def test_kms_without_via_service(self):
+        def change(t):
+            self.statement(t, "DecryptSecretsThroughSecretsManagerOnly").pop("Condition")
+
+        self.assertFails(check_scoped_resources, change)
+
+    def test_invalid_runtime(self):
+        for runtime in ("provided.al2024", "provided", "rust1.x"):
+            with self.subTest(runtime=runtime):
+                self.assertFails(
+                    check_runtime_and_build, lambda t: self.function(t).update(Runtime=runtime)
+                )
+
+    def test_x86(self):
+        self.assertFails(
+            check_runtime_and_build, lambda t: self.function(t).update(Architectures=["x86_64"])
+        )
+
+    def test_wrong_binary(self):
+        def change(t):
+            t["Resources"]["AlertFunction"]["Metadata"]["BuildProperties"]["Binary"] = "bootstrap"
+
+        self.assertFails(check_runtime_and_build, change)
+
+    def test_environment_renamed_or_extra(self):
+        def rename(t):
+            env = self.function(t)["Environment"]["Variables"]
+            env["TZ"] = env.pop("TIMEZONE")
+
+        self.assertFails(check_environment_is_the_contract, rename)
+        self.assertFails(
+            check_environment_is_the_contract,
+            lambda t: self.function(t)["Environment"]["Variables"].update(WEBHOOK="x"),
+        )
+
+    def test_retries_not_set(self):
+        self.assertFails(
+            check_retries_are_deliberate,
+            lambda t: self.function(t)["EventInvokeConfig"].pop("MaximumRetryAttempts"),
+        )
+        self.assertFails(
+            check_retries_are_deliberate,
+            lambda t: self.function(t)["EventInvokeConfig"].update(MaximumRetryAttempts=2),
+        )
+        self.assertFails(
+            check_retries_are_deliberate,
+            lambda t: self.function(t)["EventInvokeConfig"].pop("DestinationConfig"),
+        )
+
+    def test_no_errors_alarm(self):
+        self.assertFails(check_watchers, lambda t: t["Resources"].pop("ErrorsAlarm"))
+
+    def test_log_group_without_retention(self):
+        self.assertFails(
+            check_watchers,
+            lambda t: t["Resources"]["AlertLogGroup"]["Properties"].pop("RetentionInDays"),
+        )
+
+    def test_undescribed_parameter(self):
+        self.assertFails(
+            check_parameters_are_described,
+            lambda t: t["Parameters"]["TimeZone"].pop("Description"),
+        )
+
+    def test_invoke_command_without_payload(self):
+        def change(t):
+            t["Outputs"]["InvokeCommand"]["Value"] = {"Fn::Sub": "aws lambda invoke out.json"}
+
+        self.assertFails(check_outputs, change)
+
+    def test_a_missing_rule(self):
+        self.assertFails(
+            check_schedule_is_shorter_than_threshold,
+            lambda t: t["Rules"].pop("ScheduleRate10ShorterThanThreshold"),
+        )
+
+    def test_a_rule_off_by_one(self):
+        def change(t):
+            rule = t["Rules"]["ScheduleRate5ShorterThanThreshold"]
+            rule["Assertions"][0]["Assert"]["Fn::Not"][0]["Fn::Contains"][0].remove("5")
+
+        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_a_new_rate_without_a_rule(self):
+        def change(t):
+            t["Parameters"]["ScheduleRateMinutes"]["AllowedValues"].append("90")
+            t["Mappings"]["Schedule"]["90"] = {"Expression": "rate(90 minutes)", "Seconds": 5400}
+
+        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_a_fixed_schedule(self):
+        def change(t):
+            t["Resources"]["AlertSchedule"]["Properties"]["ScheduleExpression"] = "rate(2 hours)"
+
+        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_a_mapping_that_lies(self):
+        def change(t):
+            t["Mappings"]["Schedule"]["10"]["Expression"] = "rate(100 minutes)"
+
+        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_a_loose_threshold_pattern(self):
+        def change(t):
+            t["Parameters"]["ThresholdMinutes"]["AllowedPattern"] = "^[0-9]+$"
+
+        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_a_fixed_schedule_state(self):
+        self.assertFails(
+            check_schedule_state_is_a_parameter,
+            lambda t: t["Resources"]["AlertSchedule"]["Properties"].update(State="ENABLED"),
+        )
+
+    def test_a_broken_event_file(self):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in SAMPLE_EVENTS:
+                (Path(tmp) / name).write_text((EVENTS / name).read_text())
+            check_events(Path(tmp))  # the copies pass
+            (Path(tmp) / "dry-run.json").write_text('{"threshold_minutes": 15,}')
+            with self.assertRaises(AssertionError):
+                check_events(Path(tmp))
+            (Path(tmp) / "dry-run.json").unlink()
+            with self.assertRaises(AssertionError):
+                check_events(Path(tmp))
+
+    def test_every_template_check_is_exercised_here(self):
+        source = Path(__file__).read_text()
+        body = source[source.index("class ChecksCanFail") :]
+        for check in TEMPLATE_CHECKS:
+            self.assertIn(check.__name__, body, f"{check.__name__} has no failing case")
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,189 @@
+//! Property tests for the pieces that read untrusted bytes: the secret JSON, the event JSON, the
+//! Data API's result cells, and the Slack message builder fed arbitrary query text.
+//! `PROPTEST_CASES=20000 cargo test --release --test properties` runs them long (see
+//! docs/reliability.md for the figures).
+
+use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
+use proptest::prelude::*;
+use redshift_long_query_alert::config::{Overrides, Window, Zone, MAX_THRESHOLD_MINUTES};
+use redshift_long_query_alert::redshift::{map_rows, LongQuery};
+use redshift_long_query_alert::secret::parse_secret;
+use redshift_long_query_alert::slack::{
+    build_messages, MessageContext, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT,
+};
+use redshift_long_query_alert::sql::{stitch, CHUNK_BYTES, CHUNK_MARK};
+use serde_json::{json, Map, Value};
+
+const TOKEN: &str = "T0KENxq81zz";
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::String),
+        Just(json!(format!("https://hooks.slack.com/services/{TOKEN}"))),
+        Just(json!(format!("http://10.1.2.3/{TOKEN}"))),
+        Just(json!(format!("{TOKEN} not a url"))),
+        Just(json!(TOKEN)),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    json_leaf().prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,12}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn secret_object() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("slack_webhook_url".to_owned()),
+        Just("cluster_identifier".to_owned()),
+        Just("database".to_owned()),
+        Just("db_user".to_owned()),
+        Just("redshift_secret_arn".to_owned()),
+        "[a-z_]{1,10}",
+    ];
+    prop::collection::btree_map(key, json_value(), 0..7)
+        .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()))
+}
+
+proptest! {
+    #[test]
+    fn the_secret_parser_never_panics_or_repeats_a_value(secret in secret_object(), cut in 0usize..400) {
+        let text = secret.to_string();
+        for candidate in [text.as_str(), &text[..text.floor_char_boundary(cut.min(text.len()))]] {
+            match parse_secret("s", candidate) {
+                Ok(config) => {
+                    let shown = format!("{config:?}");
+                    prop_assert!(!shown.contains(TOKEN), "{}", shown);
+                }
+                Err(err) => {
+                    let shown = format!("{err} {err:?}");
+                    prop_assert!(!shown.contains(TOKEN), "{}", shown);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_event_parser_never_panics_and_only_accepts_valid_thresholds(event in json_value()) {
+        if let Ok(overrides) = Overrides::from_event(&event) {
+            if let Some(minutes) = overrides.threshold_minutes {
+                prop_assert!((1..=MAX_THRESHOLD_MINUTES).contains(&minutes));
+            }
+        }
+    }
+
+    #[test]
+    fn stitching_restores_any_ascii_text(text in "[ -\\[\\]-~\n]{0,3000}") {
+        // Printable ASCII and line breaks, without backslashes (a literal `\n` typed by a user
+        // is indistinguishable from a stored line break, in Redshift as here).
+        let stored = text.replace('\n', "\\n");
+        let aggregated: String = stored
+            .as_bytes()
+            .chunks(CHUNK_BYTES)
+            .map(|c| format!("{CHUNK_MARK}{}", std::str::from_utf8(c).unwrap().trim_end()))
+            .collect();
+        prop_assert_eq!(stitch(&aggregated), text.trim_end());
+    }
+
+    #[test]
+    fn any_result_cells_map_or_fail_cleanly(cells in prop::collection::vec(prop::collection::vec(field(), 0..9), 0..6)) {
+        let _ = map_rows("id", &columns(), &cells);
+    }
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop_oneof![
+        any::<i64>().prop_map(Field::LongValue),
+        any::<bool>().prop_map(Field::BooleanValue),
+        any::<f64>().prop_map(Field::DoubleValue),
+        Just(Field::IsNull(true)),
+        ".{0,30}".prop_map(Field::StringValue),
+        "20[0-9]{2}-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+            .prop_map(Field::StringValue),
+    ]
+}
+
+fn columns() -> Vec<ColumnMetadata> {
+    [
+        "user_name",
+        "pid",
+        "query_id",
+        "start_time",
+        "elapsed_minutes",
+        "query_text",
+        "text_truncated",
+    ]
+    .iter()
+    .map(|n| ColumnMetadata::builder().name(*n).build())
+    .collect()
+}
+
+fn query_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,200}",
+        "[`<>&a-z \n]{0,4000}",
+        "[\\PC`&<>🙂日本]{0,1600}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn messages_stay_within_slack_limits_and_carry_every_query_once(
+        texts in prop::collection::vec((query_text(), proptest::option::of(".{0,20}")), 0..34)
+    ) {
+        let tz = Zone::parse("Asia/Tokyo", "test").unwrap();
+        let queries: Vec<LongQuery> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (text, user))| LongQuery {
+                user: user.clone(),
+                pid: 10_000 + i as i64,
+                query_id: i as i64,
+                start_time: "2026-11-28T09:15:00Z".parse().unwrap(),
+                elapsed_minutes: 45,
+                text: text.clone(),
+                text_truncated: i % 3 == 0,
+            })
+            .collect();
+        let ctx = MessageContext {
+            cluster: "c<&>",
+            database: "d",
+            window: Window { min_minutes: 30, max_minutes: 60 },
+            timezone: &tz,
+        };
+        let messages = build_messages(&queries, &ctx);
+        prop_assert_eq!(messages.is_empty(), queries.is_empty());
+        let mut pids = Vec::new();
+        for message in &messages {
+            let blocks = message["blocks"].as_array().unwrap();
+            prop_assert!(blocks.len() <= MAX_BLOCKS);
+            prop_assert!(!message["text"].as_str().unwrap().is_empty());
+            for block in blocks {
+                let Some(text) = block["text"]["text"].as_str() else { continue };
+                let limit = if block["type"] == "header" { HEADER_TEXT_LIMIT } else { SECTION_TEXT_LIMIT };
+                prop_assert!(text.chars().count() <= limit);
+                if text.starts_with("```") {
+                    prop_assert_eq!(text.matches("```").count(), 2, "{}", text);
+                }
+                prop_assert!(!text.contains('<') && !text.contains('>'), "{}", text);
+                if let Some(rest) = text.split("pid `").nth(1) {
+                    pids.push(rest.split('`').next().unwrap().parse::<i64>().unwrap());
+                }
+            }
+        }
+        let expected: Vec<i64> = (0..queries.len() as i64).map(|i| 10_000 + i).collect();
+        prop_assert_eq!(pids, expected);
+    }
+}
