@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Overrides, MAX_THRESHOLD_MINUTES};
+use crate::config::{parse_mode, Overrides, QuerySource, MAX_THRESHOLD_MINUTES};
 
 /// Finds Amazon Redshift queries running longer than a threshold and posts them to Slack.
 ///
@@ -47,6 +47,21 @@ pub struct CheckArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Which system views to read: auto (SVV_QUERY_INFLIGHT on a cluster, SYS views on
+    /// Serverless), svv, or sys. Default: $QUERY_SOURCE, else auto.
+    #[arg(long, value_name = "SOURCE", value_parser = ["auto", "svv", "sys"])]
+    pub query_source: Option<String>,
+
+    /// window: report a query in every run while it is in [N, 2N) minutes; once: only in the
+    /// run in which it crossed N (needs --schedule-minutes). Default: $ALERT_MODE, else window.
+    #[arg(long, value_name = "MODE", value_parser = ["window", "once"])]
+    pub alert_mode: Option<String>,
+
+    /// How often this check is scheduled, in minutes (for --alert-mode once).
+    /// Default: $SCHEDULE_MINUTES.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..=MAX_THRESHOLD_MINUTES as i64))]
+    pub schedule_minutes: Option<u32>,
+
     /// Give up (and cancel the statement) after this many seconds in all.
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -59,6 +74,10 @@ impl CheckArgs {
             threshold_minutes: self.minutes,
             timezone: self.timezone.clone(),
             dry_run: self.dry_run.then_some(true),
+            query_source: self.query_source.as_deref().and_then(QuerySource::parse),
+            alert_mode: self.alert_mode.as_deref().and_then(parse_mode),
+            schedule_minutes: self.schedule_minutes,
+            ..Overrides::default()
         }
     }
 
@@ -101,9 +120,33 @@ mod tests {
                 threshold_minutes: Some(45),
                 timezone: Some("Asia/Tokyo".into()),
                 dry_run: Some(true),
+                ..Overrides::default()
             }
         );
         assert_eq!(args.timeout(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn once_mode_flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "check",
+            "--alert-mode",
+            "once",
+            "--schedule-minutes",
+            "10",
+            "--query-source",
+            "sys",
+        ])
+        .unwrap();
+        let Some(Command::Check(args)) = cli.command else {
+            panic!("check expected")
+        };
+        let o = args.overrides();
+        assert_eq!(o.alert_mode, Some(crate::config::AlertModeName::Once));
+        assert_eq!(o.schedule_minutes, Some(10));
+        assert_eq!(o.query_source, Some(QuerySource::Sys));
+        assert!(Cli::try_parse_from(["x", "check", "--query-source", "stl"]).is_err());
     }
 
     #[test]

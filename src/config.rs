@@ -6,7 +6,9 @@
 //! target or a hand-written test event delivers a plain object. Only the keys we know are read;
 //! everything else is ignored, so both shapes work.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::rules::RULE_KEYS;
 
 /// Used when neither `THRESHOLD_MINUTES` nor the event says otherwise.
 pub const DEFAULT_THRESHOLD_MINUTES: u32 = 30;
@@ -25,15 +27,74 @@ pub struct Settings {
     pub timezone: Zone,
     /// Build the messages and return them, post nothing.
     pub dry_run: bool,
+    pub query_source: QuerySource,
+    pub alert_mode: AlertMode,
+    /// When this run was scheduled (the event's `time`): `once` mode measures elapsed time from
+    /// it, so a late invocation neither skips nor repeats a query.
+    pub scheduled_time: Option<jiff::Timestamp>,
+    /// Alerting-rule keys given in the event, laid over the secret's (see [`crate::rules`]).
+    pub rule_overrides: Map<String, Value>,
 }
 
 impl Settings {
-    /// The elapsed-minutes window `[N, 2N)`: a schedule that runs more often than every N minutes
-    /// sees every long query at least once, and a query past 2N is no longer re-announced.
+    /// The window for the base threshold.
     pub fn window(&self) -> Window {
+        self.window_for(self.threshold_minutes)
+    }
+
+    /// The elapsed-minutes window for a threshold T. By default `[T, 2T)`: a schedule that runs
+    /// more often than every T minutes sees every long query at least once, and a query past 2T
+    /// is no longer re-announced. In `once` mode `[T, T+P)` for a schedule period P: each
+    /// query falls into exactly one run's window.
+    pub fn window_for(&self, threshold: u32) -> Window {
+        let span = match self.alert_mode {
+            AlertMode::Window => threshold,
+            AlertMode::Once { schedule_minutes } => schedule_minutes,
+        };
         Window {
-            min_minutes: self.threshold_minutes,
-            max_minutes: self.threshold_minutes * 2,
+            min_minutes: threshold,
+            max_minutes: threshold + span,
+        }
+    }
+}
+
+/// Which system views list the running queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuerySource {
+    /// `SVV_QUERY_INFLIGHT` on a provisioned cluster, the SYS views on Serverless.
+    Auto,
+    /// `SVV_QUERY_INFLIGHT` + `STL_QUERYTEXT` chunks (provisioned clusters only).
+    Svv,
+    /// `SYS_QUERY_HISTORY` + `SYS_QUERY_TEXT` (Serverless, and provisioned clusters too).
+    Sys,
+}
+
+impl QuerySource {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(QuerySource::Auto),
+            "svv" => Some(QuerySource::Svv),
+            "sys" => Some(QuerySource::Sys),
+            _ => None,
+        }
+    }
+}
+
+/// How often a long query is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertMode {
+    /// In every run while its elapsed time lies in `[N, 2N)`.
+    Window,
+    /// Once: in the run in which its elapsed time first crossed N, for a schedule every P minutes.
+    Once { schedule_minutes: u32 },
+}
+
+impl AlertMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AlertMode::Window => "window",
+            AlertMode::Once { .. } => "once",
         }
     }
 }
@@ -80,6 +141,16 @@ impl Zone {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
+        "query_source \"svv\" reads SVV_QUERY_INFLIGHT, which Redshift Serverless does not \
+         have: use \"sys\" or \"auto\" with a workgroup"
+    )]
+    InflightOnServerless,
+    #[error(
+        "alert_mode \"once\" needs the schedule's period: set SCHEDULE_MINUTES, or pass \
+         `schedule_minutes` in the event (`--schedule-minutes` on the command line)"
+    )]
+    OnceWithoutPeriod,
+    #[error(
         "no secret id: set SECRET_ID in the function's environment, or pass `secret_id` in the \
          event (`--secret-id` on the command line)"
     )]
@@ -109,6 +180,9 @@ pub enum ConfigError {
 }
 
 const THRESHOLD_EXPECTED: &str = "a whole number of minutes from 1 to 10080 (7 days)";
+const SOURCE_EXPECTED: &str = "\"auto\", \"svv\" or \"sys\"";
+const MODE_EXPECTED: &str = "\"window\" or \"once\"";
+const TIME_EXPECTED: &str = "an RFC 3339 time such as \"2026-11-28T09:45:00Z\"";
 
 /// Defaults as the function's environment gives them, still unvalidated: a bad variable must
 /// only fail the run when the event does not override it.
@@ -117,10 +191,14 @@ pub struct EnvDefaults {
     pub secret_id: Option<String>,
     pub threshold_minutes: Option<String>,
     pub timezone: Option<String>,
+    pub query_source: Option<String>,
+    pub alert_mode: Option<String>,
+    pub schedule_minutes: Option<String>,
 }
 
 impl EnvDefaults {
-    /// Reads `SECRET_ID`, `THRESHOLD_MINUTES` and `TIMEZONE`; an empty variable counts as unset.
+    /// Reads `SECRET_ID`, `THRESHOLD_MINUTES`, `TIMEZONE`, `QUERY_SOURCE`, `ALERT_MODE` and
+    /// `SCHEDULE_MINUTES`; an empty variable counts as unset.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -131,6 +209,9 @@ impl EnvDefaults {
             secret_id: get("SECRET_ID"),
             threshold_minutes: get("THRESHOLD_MINUTES"),
             timezone: get("TIMEZONE"),
+            query_source: get("QUERY_SOURCE"),
+            alert_mode: get("ALERT_MODE"),
+            schedule_minutes: get("SCHEDULE_MINUTES"),
         }
     }
 }
@@ -142,6 +223,40 @@ pub struct Overrides {
     pub threshold_minutes: Option<u32>,
     pub timezone: Option<String>,
     pub dry_run: Option<bool>,
+    pub query_source: Option<QuerySource>,
+    pub alert_mode: Option<AlertModeName>,
+    pub schedule_minutes: Option<u32>,
+    pub scheduled_time: Option<jiff::Timestamp>,
+    pub rule_overrides: Map<String, Value>,
+    /// Several clusters from one invocation: each entry is checked with these overrides,
+    /// its own `secret_id` and, when given, its own threshold.
+    pub targets: Vec<TargetOverride>,
+}
+
+/// `alert_mode` as named, before the period is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertModeName {
+    Window,
+    Once,
+}
+
+/// One entry of the event's `targets` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetOverride {
+    pub secret_id: String,
+    pub threshold_minutes: Option<u32>,
+}
+
+impl Overrides {
+    /// The overrides for one of the event's targets.
+    pub fn for_target(&self, target: &TargetOverride) -> Overrides {
+        Overrides {
+            secret_id: Some(target.secret_id.clone()),
+            threshold_minutes: target.threshold_minutes.or(self.threshold_minutes),
+            targets: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 impl Overrides {
@@ -183,13 +298,114 @@ impl Overrides {
                         })?,
                 );
         }
+        if let Some(value) = object.get("query_source") {
+            let invalid = || ConfigError::InvalidEventKey {
+                key: "query_source",
+                expected: SOURCE_EXPECTED,
+                found: describe(value),
+            };
+            overrides.query_source = Some(
+                value
+                    .as_str()
+                    .and_then(QuerySource::parse)
+                    .ok_or_else(invalid)?,
+            );
+        }
+        if let Some(value) = object.get("alert_mode") {
+            let invalid = || ConfigError::InvalidEventKey {
+                key: "alert_mode",
+                expected: MODE_EXPECTED,
+                found: describe(value),
+            };
+            overrides.alert_mode = Some(value.as_str().and_then(parse_mode).ok_or_else(invalid)?);
+        }
+        if let Some(value) = object.get("schedule_minutes") {
+            overrides.schedule_minutes = Some(event_minutes(value, "schedule_minutes")?);
+        }
+        // EventBridge rules put the scheduled time in the envelope's `time`; a Scheduler target
+        // can pass `<aws.scheduler.scheduled-time>` as `scheduled_time`, which wins.
+        for key in ["scheduled_time", "time"] {
+            if let (Some(value), None) = (object.get(key), overrides.scheduled_time) {
+                let parsed = value.as_str().and_then(|t| t.trim().parse().ok());
+                overrides.scheduled_time =
+                    Some(parsed.ok_or_else(|| ConfigError::InvalidEventKey {
+                        key,
+                        expected: TIME_EXPECTED,
+                        found: describe(value),
+                    })?);
+            }
+        }
+        for key in RULE_KEYS {
+            if let Some(value) = object.get(key) {
+                overrides
+                    .rule_overrides
+                    .insert(key.to_owned(), value.clone());
+            }
+        }
+        // Checked now, so that a bad rule in the event fails before any call.
+        crate::rules::AlertRules::default()
+            .overlay(&overrides.rule_overrides)
+            .map_err(|p| ConfigError::InvalidEventKey {
+                key: p.key,
+                expected: p.expected,
+                found: describe(&overrides.rule_overrides[p.key]),
+            })?;
+        if let Some(value) = object.get("targets") {
+            overrides.targets = event_targets(value)?;
+        }
         Ok(overrides)
     }
 }
 
+pub fn parse_mode(text: &str) -> Option<AlertModeName> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "window" => Some(AlertModeName::Window),
+        "once" => Some(AlertModeName::Once),
+        _ => None,
+    }
+}
+
+const TARGETS_EXPECTED: &str =
+    "a non-empty list of objects like {\"secret_id\": \"...\", \"threshold_minutes\": 30}";
+
+fn event_targets(value: &Value) -> Result<Vec<TargetOverride>, ConfigError> {
+    let invalid = |found: &Value| ConfigError::InvalidEventKey {
+        key: "targets",
+        expected: TARGETS_EXPECTED,
+        found: describe(found),
+    };
+    let list = value
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| invalid(value))?;
+    list.iter()
+        .map(|entry| {
+            let object = entry.as_object().ok_or_else(|| invalid(entry))?;
+            let secret_id = object
+                .get("secret_id")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| invalid(entry))?;
+            let threshold_minutes = match object.get("threshold_minutes") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(event_threshold(v)?),
+            };
+            Ok(TargetOverride {
+                secret_id: secret_id.to_owned(),
+                threshold_minutes,
+            })
+        })
+        .collect()
+}
+
 fn event_threshold(value: &Value) -> Result<u32, ConfigError> {
+    event_minutes(value, "threshold_minutes")
+}
+
+fn event_minutes(value: &Value, key: &'static str) -> Result<u32, ConfigError> {
     let invalid = || ConfigError::InvalidEventKey {
-        key: "threshold_minutes",
+        key,
         expected: THRESHOLD_EXPECTED,
         found: describe(value),
     };
@@ -225,17 +441,39 @@ pub fn resolve(env: &EnvDefaults, overrides: &Overrides) -> Result<Settings, Con
 
     let threshold_minutes = match (overrides.threshold_minutes, &env.threshold_minutes) {
         (Some(minutes), _) => minutes,
-        (None, Some(raw)) => raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|m| (1..=MAX_THRESHOLD_MINUTES).contains(m))
-            .ok_or_else(|| ConfigError::InvalidEnv {
-                var: "THRESHOLD_MINUTES",
-                value: shorten(raw),
-                expected: THRESHOLD_EXPECTED,
-            })?,
+        (None, Some(raw)) => env_minutes(raw, "THRESHOLD_MINUTES")?,
         (None, None) => DEFAULT_THRESHOLD_MINUTES,
+    };
+
+    let query_source = match (overrides.query_source, &env.query_source) {
+        (Some(source), _) => source,
+        (None, Some(raw)) => QuerySource::parse(raw).ok_or_else(|| ConfigError::InvalidEnv {
+            var: "QUERY_SOURCE",
+            value: shorten(raw),
+            expected: SOURCE_EXPECTED,
+        })?,
+        (None, None) => QuerySource::Auto,
+    };
+
+    let mode_name = match (overrides.alert_mode, &env.alert_mode) {
+        (Some(mode), _) => mode,
+        (None, Some(raw)) => parse_mode(raw).ok_or_else(|| ConfigError::InvalidEnv {
+            var: "ALERT_MODE",
+            value: shorten(raw),
+            expected: MODE_EXPECTED,
+        })?,
+        (None, None) => AlertModeName::Window,
+    };
+    let alert_mode = match mode_name {
+        AlertModeName::Window => AlertMode::Window,
+        AlertModeName::Once => {
+            let schedule_minutes = match (overrides.schedule_minutes, &env.schedule_minutes) {
+                (Some(minutes), _) => minutes,
+                (None, Some(raw)) => env_minutes(raw, "SCHEDULE_MINUTES")?,
+                (None, None) => return Err(ConfigError::OnceWithoutPeriod),
+            };
+            AlertMode::Once { schedule_minutes }
+        }
     };
 
     let timezone = match (&overrides.timezone, &env.timezone) {
@@ -249,7 +487,23 @@ pub fn resolve(env: &EnvDefaults, overrides: &Overrides) -> Result<Settings, Con
         threshold_minutes,
         timezone,
         dry_run: overrides.dry_run.unwrap_or(false),
+        query_source,
+        alert_mode,
+        scheduled_time: overrides.scheduled_time,
+        rule_overrides: overrides.rule_overrides.clone(),
     })
+}
+
+fn env_minutes(raw: &str, var: &'static str) -> Result<u32, ConfigError> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|m| (1..=MAX_THRESHOLD_MINUTES).contains(m))
+        .ok_or_else(|| ConfigError::InvalidEnv {
+            var,
+            value: shorten(raw),
+            expected: THRESHOLD_EXPECTED,
+        })
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -463,6 +717,93 @@ mod tests {
         .unwrap();
         assert_eq!(settings.threshold_minutes, DEFAULT_THRESHOLD_MINUTES);
         assert_eq!(settings.timezone.name(), "UTC");
+    }
+
+    #[test]
+    fn once_mode_uses_the_schedule_period_and_the_events_time() {
+        let settings = resolve_event(
+            &[
+                ("SECRET_ID", "a"),
+                ("ALERT_MODE", "once"),
+                ("SCHEDULE_MINUTES", "10"),
+            ],
+            json!({"time": "2026-11-28T09:45:00Z", "threshold_minutes": 30}),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.alert_mode,
+            AlertMode::Once {
+                schedule_minutes: 10
+            }
+        );
+        assert_eq!(
+            settings.window(),
+            Window {
+                min_minutes: 30,
+                max_minutes: 40
+            }
+        );
+        assert_eq!(
+            settings.scheduled_time.unwrap().to_string(),
+            "2026-11-28T09:45:00Z"
+        );
+        assert_eq!(settings.window_for(90).max_minutes, 100);
+    }
+
+    #[test]
+    fn once_mode_without_a_period_is_an_error() {
+        let err = resolve_event(&[("SECRET_ID", "a")], json!({"alert_mode": "once"})).unwrap_err();
+        assert!(matches!(err, ConfigError::OnceWithoutPeriod));
+        assert!(err.to_string().contains("SCHEDULE_MINUTES"));
+    }
+
+    #[test]
+    fn query_source_and_mode_are_validated() {
+        for (event, key) in [
+            (json!({"query_source": "stl"}), "query_source"),
+            (json!({"alert_mode": "twice"}), "alert_mode"),
+            (json!({"schedule_minutes": 0}), "schedule_minutes"),
+            (json!({"time": "yesterday"}), "time"),
+            (json!({"mention": "@here"}), "mention"),
+            (json!({"targets": []}), "targets"),
+            (json!({"targets": [{"threshold_minutes": 5}]}), "targets"),
+            (
+                json!({"targets": [{"secret_id": "a", "threshold_minutes": "5"}]}),
+                "threshold_minutes",
+            ),
+        ] {
+            match Overrides::from_event(&event) {
+                Err(ConfigError::InvalidEventKey { key: k, .. }) => assert_eq!(k, key, "{event}"),
+                other => panic!("{event}: {other:?}"),
+            }
+        }
+        let err =
+            resolve_event(&[("SECRET_ID", "a"), ("QUERY_SOURCE", "x")], Value::Null).unwrap_err();
+        assert!(err.to_string().contains("QUERY_SOURCE"));
+        let settings =
+            resolve_event(&[("SECRET_ID", "a")], json!({"query_source": "SYS"})).unwrap();
+        assert_eq!(settings.query_source, QuerySource::Sys);
+    }
+
+    #[test]
+    fn targets_carry_their_own_secret_and_threshold() {
+        let overrides = Overrides::from_event(&json!({
+            "threshold_minutes": 45, "dry_run": true,
+            "targets": [{"secret_id": "one"}, {"secret_id": "two", "threshold_minutes": 90}]
+        }))
+        .unwrap();
+        let env = env(&[]);
+        let first = resolve(&env, &overrides.for_target(&overrides.targets[0])).unwrap();
+        let second = resolve(&env, &overrides.for_target(&overrides.targets[1])).unwrap();
+        assert_eq!(
+            (first.secret_id.as_str(), first.threshold_minutes),
+            ("one", 45)
+        );
+        assert_eq!(
+            (second.secret_id.as_str(), second.threshold_minutes),
+            ("two", 90)
+        );
+        assert!(first.dry_run && second.dry_run);
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub enum Error {
     Redshift(#[from] RedshiftError),
     #[error("Slack error: {0}")]
     Slack(#[from] SlackError),
+    #[error("{} of {total} targets failed: {}", failures.len(), describe_failures(failures))]
+    Targets {
+        total: usize,
+        failures: Vec<(String, Error)>,
+    },
+}
+
+fn describe_failures(failures: &[(String, Error)]) -> String {
+    failures
+        .iter()
+        .map(|(secret_id, err)| format!("`{secret_id}`: {err}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {
@@ -30,6 +43,7 @@ impl Error {
             Error::Secret(_) => "SecretError",
             Error::Redshift(e) => e.error_type(),
             Error::Slack(_) => "SlackError",
+            Error::Targets { .. } => "TargetsFailed",
         }
     }
 }

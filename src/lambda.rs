@@ -1,15 +1,17 @@
-//! The Lambda entry: read the event loosely, resolve the settings, run one check within the
-//! invocation's deadline, return the summary (or a typed error Lambda reports as `errorType`).
+//! The Lambda entry: read the event loosely, resolve the settings, run the check (or one per
+//! entry of the event's `targets`, concurrently) within the invocation's deadline, write the
+//! run's metrics, and return the summary or a typed error Lambda reports as `errorType`.
 
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::check::App;
+use crate::check::{App, Summary};
 use crate::config::{self, EnvDefaults, Overrides};
 use crate::error::Error;
+use crate::metrics;
 
 /// Finish this long before Lambda's own timeout, so the error (with the statement id and what
 /// happened) is reported by us rather than replaced by a bare "Task timed out".
@@ -34,11 +36,63 @@ pub async fn handle(
     deadline: Instant,
 ) -> Result<Value, Error> {
     let overrides = Overrides::from_event(event)?;
-    let settings = config::resolve(env, &overrides)?;
-    let summary = app.check(&settings, deadline).await.inspect_err(|err| {
-        tracing::error!(error_type = err.error_type(), error = %err, "check failed");
-    })?;
-    Ok(serde_json::to_value(summary).expect("the summary is plain data"))
+    if overrides.targets.is_empty() {
+        let settings = config::resolve(env, &overrides)?;
+        let summary = checked(app, &settings, deadline).await?;
+        return Ok(serde_json::to_value(summary).expect("the summary is plain data"));
+    }
+
+    // Every target's settings are validated before any of them is checked.
+    let settings: Vec<_> = overrides
+        .targets
+        .iter()
+        .map(|target| config::resolve(env, &overrides.for_target(target)))
+        .collect::<Result<_, _>>()?;
+    let results =
+        futures_util::future::join_all(settings.iter().map(|s| checked(app, s, deadline))).await;
+
+    let mut reports = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for (settings, result) in settings.iter().zip(results) {
+        match result {
+            Ok(summary) => {
+                reports.push(json!({"secret_id": settings.secret_id, "summary": summary}))
+            }
+            Err(err) => {
+                reports.push(json!({
+                    "secret_id": settings.secret_id,
+                    "error": {"errorType": err.error_type(), "errorMessage": err.to_string()},
+                }));
+                failures.push((settings.secret_id.clone(), err));
+            }
+        }
+    }
+    tracing::info!(
+        targets = reports.len(),
+        failed = failures.len(),
+        "targets checked"
+    );
+    if failures.is_empty() {
+        Ok(json!({ "targets": reports }))
+    } else {
+        Err(Error::Targets {
+            total: reports.len(),
+            failures,
+        })
+    }
+}
+
+/// One check, logged and measured whatever its outcome.
+async fn checked(
+    app: &App,
+    settings: &config::Settings,
+    deadline: Instant,
+) -> Result<Summary, Error> {
+    let result = app.check(settings, deadline).await;
+    metrics::emit(&settings.secret_id, result.as_ref().ok());
+    result.inspect_err(|err| {
+        tracing::error!(secret_id = %settings.secret_id, error_type = err.error_type(), error = %err, "check failed");
+    })
 }
 
 /// Turns Lambda's wall-clock deadline into a monotonic one, less the margin.

@@ -17,13 +17,19 @@
 //!
 //! `src/main.rs` only picks the entry point. The local test stack lives in `devstack/`.
 
+// The Lambda service future (runtime, handler, concurrent targets, SDK calls) nests deeper than
+// the compiler's default limit when it computes its layout.
+#![recursion_limit = "256"]
+
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod lambda;
 pub mod logging;
+pub mod metrics;
 pub mod redshift;
+pub mod rules;
 pub mod secret;
 pub mod slack;
 pub mod sql;

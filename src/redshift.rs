@@ -11,8 +11,7 @@ use aws_sdk_redshiftdata::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_redshiftdata::types::{ColumnMetadata, Field, SqlParameter, StatusString};
 use tokio::time::Instant;
 
-use crate::config::Window;
-use crate::secret::{DbAuth, SecretConfig};
+use crate::secret::{DbAuth, SecretConfig, Target};
 use crate::sql;
 
 /// The statement's client: a plain SDK client, so tests use `aws-smithy-mocks` or the local
@@ -72,6 +71,15 @@ pub struct LongQuery {
     pub text_truncated: bool,
 }
 
+/// Every row of a finished statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultRows {
+    pub queries: Vec<LongQuery>,
+    /// How many queries run past the base threshold in all (window or not), when the result
+    /// says so: it is the same on every row.
+    pub past_threshold_total: Option<i64>,
+}
+
 /// What a finished statement looked like from here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
@@ -83,9 +91,10 @@ pub struct Finished {
 #[derive(Debug, thiserror::Error)]
 pub enum RedshiftError {
     #[error(
-        "ExecuteStatement was refused: {detail}. Check cluster_identifier, database and \
-         db_user/redshift_secret_arn in the secret, and the role's redshift-data:ExecuteStatement \
-         (and redshift:GetClusterCredentials) permissions"
+        "ExecuteStatement was refused: {detail}. Check cluster_identifier or workgroup_name, \
+         database and db_user/redshift_secret_arn in the secret, and the role's \
+         redshift-data:ExecuteStatement (and redshift:GetClusterCredentials or \
+         redshift-serverless:GetCredentials) permissions"
     )]
     Submit { detail: String },
     #[error("DescribeStatement for statement {statement_id} failed: {detail}")]
@@ -193,25 +202,30 @@ impl DataApi {
         self
     }
 
-    /// Submits the long-running-queries statement and returns its id.
+    /// Submits a statement with its named parameters and returns its id.
     pub async fn submit(
         &self,
         secret: &SecretConfig,
-        window: Window,
+        sql: &str,
+        parameters: Vec<(&'static str, String)>,
         deadline: Instant,
     ) -> Result<String, RedshiftError> {
         let mut request = self
             .client
             .execute_statement()
-            .sql(sql::LONG_RUNNING_QUERIES_SQL)
+            .sql(sql)
             .statement_name(sql::STATEMENT_NAME)
-            .cluster_identifier(&secret.cluster_identifier)
             .database(&secret.database);
+        request = match &secret.target {
+            Target::Cluster(name) => request.cluster_identifier(name),
+            Target::Workgroup(name) => request.workgroup_name(name),
+        };
         request = match &secret.auth {
             DbAuth::DbUser(user) => request.db_user(user),
             DbAuth::SecretArn(arn) => request.secret_arn(arn),
+            DbAuth::IamIdentity => request,
         };
-        for (name, value) in sql::parameters(window) {
+        for (name, value) in parameters {
             let parameter = SqlParameter::builder()
                 .name(name)
                 .value(value)
@@ -317,8 +331,8 @@ impl DataApi {
         &self,
         statement_id: &str,
         deadline: Instant,
-    ) -> Result<Vec<LongQuery>, RedshiftError> {
-        let mut queries = Vec::new();
+    ) -> Result<ResultRows, RedshiftError> {
+        let mut rows = ResultRows::default();
         let mut columns: Option<Columns> = None;
         let mut next_token: Option<String> = None;
         loop {
@@ -343,11 +357,16 @@ impl DataApi {
             }
             let columns = columns.as_ref().expect("set above");
             for record in page.records() {
-                queries.push(columns.map_row(statement_id, queries.len() + 1, record)?);
+                let row = rows.queries.len() + 1;
+                rows.queries
+                    .push(columns.map_row(statement_id, row, record)?);
+                if rows.past_threshold_total.is_none() {
+                    rows.past_threshold_total = columns.total(statement_id, row, record)?;
+                }
             }
             match page.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(queries),
+                _ => return Ok(rows),
             }
         }
     }
@@ -378,6 +397,8 @@ struct Columns {
     elapsed_minutes: usize,
     query_text: usize,
     text_truncated: usize,
+    /// Optional: results of older statements or other tools may lack it.
+    past_threshold_total: Option<usize>,
 }
 
 impl Columns {
@@ -404,7 +425,25 @@ impl Columns {
             elapsed_minutes: find("elapsed_minutes")?,
             query_text: find("query_text")?,
             text_truncated: find("text_truncated")?,
+            past_threshold_total: find("past_threshold_total").ok(),
         })
+    }
+
+    fn total(
+        &self,
+        statement_id: &str,
+        row: usize,
+        record: &[Field],
+    ) -> Result<Option<i64>, RedshiftError> {
+        let Some(index) = self.past_threshold_total else {
+            return Ok(None);
+        };
+        let cell = Cell {
+            statement_id,
+            row,
+            record,
+        };
+        cell.long(index, "past_threshold_total").map(Some)
     }
 
     fn map_row(
@@ -728,7 +767,7 @@ mod tests {
             .output(|| page(vec![row(Some("carol   "), 3)], None, false))
             .build();
         let api = DataApi::new(mock_client!(aws_sdk_redshiftdata, [&rule]));
-        let rows = api.fetch_rows(ID, far()).await.unwrap();
+        let rows = api.fetch_rows(ID, far()).await.unwrap().queries;
         assert_eq!(rule.num_calls(), 3);
         let users: Vec<_> = rows.iter().map(|q| q.user.clone()).collect();
         assert_eq!(users, [Some("alice".into()), None, Some("carol".into())]);
@@ -755,7 +794,7 @@ mod tests {
                 .unwrap()
         });
         let api = DataApi::new(mock_client!(aws_sdk_redshiftdata, [&rule]));
-        let rows = api.fetch_rows(ID, far()).await.unwrap();
+        let rows = api.fetch_rows(ID, far()).await.unwrap().queries;
         assert_eq!(rows[0].user.as_deref(), Some("bob"));
         assert_eq!(rows[0].pid, 7);
         assert_eq!(rows[0].elapsed_minutes, 42);
@@ -804,7 +843,7 @@ mod tests {
             page(vec![r], None, true)
         });
         let api = DataApi::new(mock_client!(aws_sdk_redshiftdata, [&rule]));
-        let rows = api.fetch_rows(ID, far()).await.unwrap();
+        let rows = api.fetch_rows(ID, far()).await.unwrap().queries;
         assert_eq!(rows[0].text, "");
         assert!(!rows[0].text_truncated);
     }
@@ -818,7 +857,7 @@ mod tests {
                     .iter()
                     .map(|p| (p.name().to_owned(), p.value().to_owned()))
                     .collect();
-                r.sql() == Some(sql::LONG_RUNNING_QUERIES_SQL)
+                r.sql() == Some("select 1")
                     && r.statement_name() == Some(sql::STATEMENT_NAME)
                     && r.cluster_identifier() == Some("c")
                     && r.database() == Some("dev")
@@ -832,11 +871,11 @@ mod tests {
             })
             .then_output(|| ExecuteStatementOutput::builder().id(ID).build());
         let api = DataApi::new(mock_client!(aws_sdk_redshiftdata, [&rule]));
-        let window = Window {
-            min_minutes: 30,
-            max_minutes: 60,
-        };
-        let id = api.submit(&secret(), window, far()).await.unwrap();
+        let params = vec![("min_minutes", "30".into()), ("max_minutes", "60".into())];
+        let id = api
+            .submit(&secret(), "select 1", params, far())
+            .await
+            .unwrap();
         assert_eq!(id, ID);
         assert_eq!(rule.num_calls(), 1);
     }

@@ -2,9 +2,14 @@
 //!
 //! The secret (a `SecretString` holding a JSON object) carries:
 //! - `slack_webhook_url` (required): the Slack incoming webhook, itself a credential;
-//! - `cluster_identifier` and `database` (required): where to run the statement;
-//! - exactly one of `db_user` (temporary credentials through `redshift:GetClusterCredentials`)
-//!   or `redshift_secret_arn` (database credentials kept in another secret).
+//! - exactly one of `cluster_identifier` (a provisioned cluster) or `workgroup_name` (Redshift
+//!   Serverless), and `database` (required): where to run the statement;
+//! - for a cluster, exactly one of `db_user` (temporary credentials through
+//!   `redshift:GetClusterCredentials`) or `redshift_secret_arn` (database credentials kept in
+//!   another secret); for a workgroup, `redshift_secret_arn` or neither (the caller's IAM
+//!   identity) — `db_user` does not exist in Serverless;
+//! - optionally the alerting rules of [`crate::rules`]: `mention`, `user_mentions`,
+//!   `exclude_users`, `user_thresholds`.
 //!
 //! Any other key is ignored. No error, log line or `Debug` output of this module ever contains
 //! a value read from the secret: parse errors say the line and column, key errors say the key.
@@ -19,6 +24,8 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
+use crate::rules::AlertRules;
+
 /// How long a warm container trusts its copy of the secret: a scheduled function does not pay
 /// a Secrets Manager call on every run, and a rotated webhook is picked up within minutes.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -27,18 +34,45 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretConfig {
     pub webhook: WebhookUrl,
-    pub cluster_identifier: String,
+    pub target: Target,
     pub database: String,
     pub auth: DbAuth,
+    pub rules: AlertRules,
+}
+
+/// Where the statement runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A provisioned cluster, by identifier.
+    Cluster(String),
+    /// A Redshift Serverless workgroup, by name.
+    Workgroup(String),
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Cluster(name) | Target::Workgroup(name) => name,
+        }
+    }
+
+    /// "cluster" or "workgroup", for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Cluster(_) => "cluster",
+            Target::Workgroup(_) => "workgroup",
+        }
+    }
 }
 
 impl fmt::Debug for SecretConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretConfig")
             .field("webhook", &self.webhook)
-            .field("cluster_identifier", &"<redacted>")
+            .field("target", &self.target.kind())
             .field("database", &"<redacted>")
             .field("auth", &self.auth)
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -50,6 +84,8 @@ pub enum DbAuth {
     DbUser(String),
     /// Database credentials stored in another Secrets Manager secret.
     SecretArn(String),
+    /// Neither: the Data API maps the caller's IAM identity to a database user (Serverless).
+    IamIdentity,
 }
 
 impl fmt::Debug for DbAuth {
@@ -57,6 +93,7 @@ impl fmt::Debug for DbAuth {
         match self {
             DbAuth::DbUser(_) => f.write_str("DbUser(<redacted>)"),
             DbAuth::SecretArn(_) => f.write_str("SecretArn(<redacted>)"),
+            DbAuth::IamIdentity => f.write_str("IamIdentity"),
         }
     }
 }
@@ -171,6 +208,26 @@ pub enum SecretError {
     )]
     BothAuthKeys { secret_id: String },
     #[error(
+        "secret `{secret_id}` needs exactly one of `cluster_identifier` (a provisioned cluster) \
+         or `workgroup_name` (Redshift Serverless), {found}"
+    )]
+    Target {
+        secret_id: String,
+        found: &'static str,
+    },
+    #[error(
+        "secret `{secret_id}`: `db_user` is not valid with `workgroup_name` (Redshift Serverless \
+         has no temporary database-user credentials): use `redshift_secret_arn`, or neither to \
+         connect as the function's IAM identity"
+    )]
+    DbUserWithWorkgroup { secret_id: String },
+    #[error("secret `{secret_id}`: key `{key}` must be {expected}")]
+    BadRule {
+        secret_id: String,
+        key: &'static str,
+        expected: &'static str,
+    },
+    #[error(
         "secret `{secret_id}` has neither `db_user` nor `redshift_secret_arn`: add exactly one"
     )]
     NoAuthKey { secret_id: String },
@@ -216,21 +273,50 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
         secret_id: id(),
         problem,
     })?;
-    let cluster_identifier = required_string(&map, secret_id, "cluster_identifier")?;
+    let cluster = optional_string(&map, secret_id, "cluster_identifier")?;
+    let workgroup = optional_string(&map, secret_id, "workgroup_name")?;
+    let target = match (cluster, workgroup) {
+        (Some(cluster), None) => Target::Cluster(cluster),
+        (None, Some(workgroup)) => Target::Workgroup(workgroup),
+        (Some(_), Some(_)) => {
+            return Err(SecretError::Target {
+                secret_id: id(),
+                found: "not both",
+            })
+        }
+        (None, None) => {
+            return Err(SecretError::Target {
+                secret_id: id(),
+                found: "and has neither",
+            })
+        }
+    };
     let database = required_string(&map, secret_id, "database")?;
     let db_user = optional_string(&map, secret_id, "db_user")?;
     let secret_arn = optional_string(&map, secret_id, "redshift_secret_arn")?;
-    let auth = match (db_user, secret_arn) {
-        (Some(user), None) => DbAuth::DbUser(user),
-        (None, Some(arn)) => DbAuth::SecretArn(arn),
-        (Some(_), Some(_)) => return Err(SecretError::BothAuthKeys { secret_id: id() }),
-        (None, None) => return Err(SecretError::NoAuthKey { secret_id: id() }),
+    let auth = match (&target, db_user, secret_arn) {
+        (_, Some(_), Some(_)) => return Err(SecretError::BothAuthKeys { secret_id: id() }),
+        (Target::Workgroup(_), Some(_), None) => {
+            return Err(SecretError::DbUserWithWorkgroup { secret_id: id() })
+        }
+        (_, None, Some(arn)) => DbAuth::SecretArn(arn),
+        (Target::Cluster(_), Some(user), None) => DbAuth::DbUser(user),
+        (Target::Cluster(_), None, None) => return Err(SecretError::NoAuthKey { secret_id: id() }),
+        (Target::Workgroup(_), None, None) => DbAuth::IamIdentity,
     };
+    let rules = AlertRules::default()
+        .overlay(&map)
+        .map_err(|p| SecretError::BadRule {
+            secret_id: id(),
+            key: p.key,
+            expected: p.expected,
+        })?;
     Ok(SecretConfig {
         webhook,
-        cluster_identifier,
+        target,
         database,
         auth,
+        rules,
     })
 }
 
@@ -367,7 +453,7 @@ mod tests {
     #[test]
     fn a_valid_secret_is_read_and_extra_keys_are_ignored() {
         let config = parse(&valid()).unwrap();
-        assert_eq!(config.cluster_identifier, "analytics");
+        assert_eq!(config.target, Target::Cluster("analytics".into()));
         assert_eq!(config.database, "dev");
         assert_eq!(config.auth, DbAuth::DbUser("monitor".into()));
         assert_eq!(config.webhook.expose().as_str(), HOOK);
@@ -384,7 +470,7 @@ mod tests {
 
     #[test]
     fn each_missing_required_key_is_named() {
-        for key in ["slack_webhook_url", "cluster_identifier", "database"] {
+        for key in ["slack_webhook_url", "database"] {
             let mut v = valid();
             v.as_object_mut().unwrap().remove(key);
             let err = parse(&v).unwrap_err();
@@ -392,6 +478,61 @@ mod tests {
             assert!(err.to_string().contains(key));
             assert!(err.to_string().contains("prod/alert"));
         }
+    }
+
+    #[test]
+    fn exactly_one_of_cluster_and_workgroup_is_required() {
+        let mut neither = valid();
+        neither
+            .as_object_mut()
+            .unwrap()
+            .remove("cluster_identifier");
+        let err = parse(&neither).unwrap_err();
+        assert!(matches!(err, SecretError::Target { .. }));
+        assert!(err.to_string().contains("cluster_identifier"));
+
+        let mut both = valid();
+        both["workgroup_name"] = json!("wg");
+        assert!(matches!(
+            parse(&both).unwrap_err(),
+            SecretError::Target { .. }
+        ));
+    }
+
+    #[test]
+    fn a_serverless_workgroup_takes_a_secret_arn_or_the_iam_identity_but_no_db_user() {
+        let mut wg = valid();
+        wg.as_object_mut().unwrap().remove("cluster_identifier");
+        wg["workgroup_name"] = json!("analytics-wg");
+        let err = parse(&wg).unwrap_err();
+        assert!(
+            matches!(err, SecretError::DbUserWithWorkgroup { .. }),
+            "{err}"
+        );
+
+        wg.as_object_mut().unwrap().remove("db_user");
+        let config = parse(&wg).unwrap();
+        assert_eq!(config.target, Target::Workgroup("analytics-wg".into()));
+        assert_eq!(config.auth, DbAuth::IamIdentity);
+
+        wg["redshift_secret_arn"] = json!("arn:aws:secretsmanager:us-east-1:1:secret:db");
+        assert!(matches!(parse(&wg).unwrap().auth, DbAuth::SecretArn(_)));
+    }
+
+    #[test]
+    fn alerting_rules_are_read_from_the_secret() {
+        let mut v = valid();
+        v["mention"] = json!("<!subteam^S0DATA>");
+        v["exclude_users"] = json!(["etl"]);
+        let config = parse(&v).unwrap();
+        assert_eq!(config.rules.mention.unwrap().as_str(), "<!subteam^S0DATA>");
+        assert!(config.rules.exclude_users.contains("etl"));
+
+        v["mention"] = json!("@channel");
+        assert!(matches!(
+            parse(&v).unwrap_err(),
+            SecretError::BadRule { key: "mention", .. }
+        ));
     }
 
     #[test]

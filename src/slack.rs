@@ -14,22 +14,27 @@ use tokio::time::Instant;
 
 use crate::config::{Window, Zone};
 use crate::redshift::LongQuery;
-use crate::secret::WebhookUrl;
+use crate::rules::AlertRules;
+use crate::secret::{Target, WebhookUrl};
 
 pub const MAX_BLOCKS: usize = 50;
 pub const SECTION_TEXT_LIMIT: usize = 3000;
 pub const HEADER_TEXT_LIMIT: usize = 150;
-/// Header + context, then three blocks a query (details, text, divider) minus the last
-/// divider: 2 + 15 × 3 − 1 = 46 blocks, within [`MAX_BLOCKS`].
+/// Header, context and mention, then three blocks a query (details, text, divider) minus the
+/// last divider: 3 + 15 × 3 − 1 = 47 blocks, within [`MAX_BLOCKS`].
 pub const QUERIES_PER_MESSAGE: usize = 15;
 
 /// Where the queries ran and how they were selected, for the message's header and context.
 #[derive(Debug, Clone, Copy)]
 pub struct MessageContext<'a> {
-    pub cluster: &'a str,
+    pub target: &'a Target,
     pub database: &'a str,
+    /// The base threshold's window (per-user thresholds may differ).
     pub window: Window,
     pub timezone: &'a Zone,
+    pub rules: &'a AlertRules,
+    /// How many queries run past the base threshold in all, when known.
+    pub past_threshold_total: Option<i64>,
 }
 
 /// The messages to post for these queries: none when there are none, otherwise one per
@@ -70,32 +75,50 @@ fn build_message(
         "{total} Redshift {noun} running for {}+ min{part_note}",
         ctx.window.min_minutes
     );
-    let context = format!(
-        "Cluster `{}` · database `{}` · elapsed {}–{} min · times in {}",
-        escape(ctx.cluster),
+    let kind = match ctx.target {
+        Target::Cluster(_) => "Cluster",
+        Target::Workgroup(_) => "Workgroup",
+    };
+    let mut context = format!(
+        "{kind} `{}` · database `{}` · elapsed {}–{} min · times in {}",
+        escape(ctx.target.name()),
         escape(ctx.database),
         ctx.window.min_minutes,
         ctx.window.max_minutes.saturating_sub(1),
         escape(ctx.timezone.name()),
     );
+    if let Some(all) = ctx.past_threshold_total {
+        context.push_str(&format!(
+            " · {all} running past {} min in all",
+            ctx.window.min_minutes
+        ));
+    }
 
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut_plain(&format!(":rotating_light: {header}"), HEADER_TEXT_LIMIT), "emoji": true}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut_plain(&context, SECTION_TEXT_LIMIT)}]}),
     ];
     // The fallback `text` is mrkdwn too (it is what notifications show): escaped like the rest,
-    // so a user name like `<!channel>` cannot ping anyone.
-    let mut fallback = format!(
+    // so a user name like `<!channel>` cannot ping anyone. Mentions are validated, so they go
+    // in as they are; the channel mention only in the first message, to ping once.
+    let mut fallback = String::new();
+    if let (Some(mention), 1) = (&ctx.rules.mention, part) {
+        blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": mention.as_str()}}));
+        fallback.push_str(mention.as_str());
+        fallback.push(' ');
+    }
+    fallback.push_str(&format!(
         "{header} on {}/{}:",
-        escape(ctx.cluster),
+        escape(ctx.target.name()),
         escape(ctx.database)
-    );
+    ));
     for (offset, query) in chunk.iter().enumerate() {
         let number = first_index + offset + 1;
         if offset > 0 {
             blocks.push(json!({"type": "divider"}));
         }
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": details(number, query, ctx.timezone)}}));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": details(number, query, ctx)}}));
         blocks.push(
             json!({"type": "section", "text": {"type": "mrkdwn", "text": code_block(query)}}),
         );
@@ -113,16 +136,20 @@ fn build_message(
     json!({"text": cut_plain(&fallback, SECTION_TEXT_LIMIT), "blocks": blocks})
 }
 
-fn details(number: usize, query: &LongQuery, tz: &Zone) -> String {
-    let user = match &query.user {
+fn details(number: usize, query: &LongQuery, ctx: &MessageContext<'_>) -> String {
+    let mut user = match &query.user {
         Some(user) => format!("*{}*", escape(user)),
         None => "_(dropped user)_".to_owned(),
     };
+    if let Some(owner) = ctx.rules.mention_for(query.user.as_deref()) {
+        user.push_str(&format!(" ({})", owner.as_str()));
+    }
+    let pid = query.pid;
     format!(
-        "*{number}.* User {user} · pid `{}` · query id `{}`\nStarted {} · running *{} min*",
-        query.pid,
+        "*{number}.* User {user} · pid `{pid}` · query id `{}`\nStarted {} · running *{} min*\n\
+         Stop it: `CANCEL {pid};` or `SELECT pg_terminate_backend({pid});`",
         query.query_id,
-        format_start(query.start_time, tz),
+        format_start(query.start_time, ctx.timezone),
         query.elapsed_minutes
     )
 }
@@ -523,15 +550,22 @@ mod tests {
         }
     }
 
+    static CLUSTER: std::sync::LazyLock<Target> =
+        std::sync::LazyLock::new(|| Target::Cluster("analytics".into()));
+    static NO_RULES: std::sync::LazyLock<AlertRules> =
+        std::sync::LazyLock::new(AlertRules::default);
+
     fn ctx(tz: &Zone) -> MessageContext<'_> {
         MessageContext {
-            cluster: "analytics",
+            target: &CLUSTER,
             database: "dev",
             window: Window {
                 min_minutes: 30,
                 max_minutes: 60,
             },
             timezone: tz,
+            rules: &NO_RULES,
+            past_threshold_total: None,
         }
     }
 
@@ -585,6 +619,62 @@ mod tests {
             .unwrap()
             .contains("user1 pid 1001 running 42 min"));
         assert!(all.contains("analytics") && all.contains("30–59 min"));
+    }
+
+    #[test]
+    fn each_query_says_how_to_stop_it_and_the_total_is_shown() {
+        let tz = zone("UTC");
+        let mut c = ctx(&tz);
+        c.past_threshold_total = Some(7);
+        let m = &build_messages(&[query(1, "select 1")], &c)[0];
+        let all = m.to_string();
+        assert!(all.contains("`CANCEL 1001;`"), "{all}");
+        assert!(
+            all.contains("`SELECT pg_terminate_backend(1001);`"),
+            "{all}"
+        );
+        assert!(all.contains("7 running past 30 min in all"), "{all}");
+    }
+
+    #[test]
+    fn mentions_ping_the_channel_once_and_each_owner_at_their_query() {
+        let tz = zone("UTC");
+        let rules = AlertRules::default()
+            .overlay(
+                json!({"mention": "<!subteam^S0DATA>", "user_mentions": {"user3": "<@U0THREE>"}})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap();
+        let mut c = ctx(&tz);
+        c.rules = &rules;
+        let queries: Vec<_> = (0..20).map(|i| query(i, "select 1")).collect();
+        let messages = build_messages(&queries, &c);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            messages[0]["blocks"][2]["text"]["text"],
+            "<!subteam^S0DATA>"
+        );
+        assert!(messages[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!subteam^S0DATA> "));
+        assert!(!messages[1].to_string().contains("S0DATA"), "pinged once");
+        assert!(messages[0].to_string().contains("*user3* (<@U0THREE>)"));
+        assert_eq!(messages[0].to_string().matches("<@U0THREE>").count(), 1);
+        for m in &messages {
+            assert_within_slack_limits(m);
+        }
+    }
+
+    #[test]
+    fn a_workgroup_is_named_as_such() {
+        let tz = zone("UTC");
+        let wg = Target::Workgroup("serverless-wg".into());
+        let mut c = ctx(&tz);
+        c.target = &wg;
+        let all = build_messages(&[query(1, "x")], &c)[0].to_string();
+        assert!(all.contains("Workgroup `serverless-wg`"), "{all}");
     }
 
     #[test]

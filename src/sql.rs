@@ -15,8 +15,13 @@
 //! - Redshift stores line breaks as the two characters `\n`; they are turned back into line
 //!   breaks after stitching, because one can straddle two chunks.
 //!
-//! The thresholds travel as Data API parameters (`:min_minutes`, `:max_minutes`), never spliced
-//! into the text.
+//! On Redshift Serverless (and on request on a provisioned cluster) the SYS views are read
+//! instead: `SYS_QUERY_HISTORY` rows with `status = 'running'`, whose `query_text` holds the first
+//! 4,000 characters — more than a Slack section shows — and `SYS_QUERY_TEXT`, whose further
+//! rows tell that the text goes on (`text_truncated`).
+//!
+//! The thresholds travel as Data API parameters (`:min_minutes`, `:max_minutes`,
+//! `:threshold_minutes`, and `:as_of` for exactly-once alerts), never spliced into the text.
 
 use crate::config::Window;
 
@@ -27,15 +32,54 @@ pub const MAX_CHUNKS: u32 = 15;
 /// Precedes every chunk in the aggregated text (ASCII "record separator").
 pub const CHUNK_MARK: char = '\u{1e}';
 
-/// Recognisable in `SVL_STATEMENTTEXT`, the Data API's `ListStatements` and the console.
+/// Recognisable in `SYS_QUERY_HISTORY`, the Data API's `ListStatements` and the console.
 pub const STATEMENT_NAME: &str = "redshift-long-query-alert";
 
-/// In-flight queries on a provisioned cluster whose elapsed whole minutes lie in
-/// `[:min_minutes, :max_minutes)`, oldest first, without this statement itself.
+/// Which system views the statement reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Views {
+    /// `SVV_QUERY_INFLIGHT` (provisioned clusters).
+    Inflight,
+    /// `SYS_QUERY_HISTORY` + `SYS_QUERY_TEXT` (Serverless and provisioned).
+    Sys,
+}
+
+/// What "now" is for elapsed times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The cluster's clock at the statement's start (`GETDATE()`).
+    Cluster,
+    /// The `:as_of` parameter: the scheduled time of the run (exactly-once alerts).
+    AsOf,
+}
+
+/// Columns every variant returns, in this order.
+pub const COLUMNS: [&str; 8] = [
+    "user_name",
+    "pid",
+    "query_id",
+    "start_time",
+    "elapsed_minutes",
+    "query_text",
+    "text_truncated",
+    "past_threshold_total",
+];
+
+/// Running queries whose elapsed whole minutes lie in `[:min_minutes, :max_minutes)`, oldest
+/// first, without this statement itself, plus how many run past `:threshold_minutes` in all.
 ///
-/// `DISTINCT` first: the view can list a query once per slice, which would repeat its chunks.
-/// `LEFT JOIN pg_user`: a query whose user was dropped still shows, with a NULL name.
-pub const LONG_RUNNING_QUERIES_SQL: &str = "\
+/// Inflight: `DISTINCT` first, as the view can list a query once per slice, which would repeat
+/// its chunks. Both: `LEFT JOIN pg_user`, so a query whose user was dropped still shows, with a
+/// NULL name.
+pub fn statement(views: Views, clock: Clock) -> String {
+    let now = match clock {
+        Clock::Cluster => "GETDATE()",
+        Clock::AsOf => "CAST(:as_of AS TIMESTAMP)",
+    };
+    match views {
+        Views::Inflight => format!(
+            "\
 WITH inflight AS (
     SELECT DISTINCT userid, query, pid, starttime, sequence, text
     FROM svv_query_inflight
@@ -47,12 +91,17 @@ per_query AS (
            query,
            pid,
            starttime,
-           DATEDIFF(second, starttime, GETDATE()) / 60 AS elapsed_minutes,
-           LISTAGG(CASE WHEN sequence < 15 THEN CHR(30) || RTRIM(text) END)
+           DATEDIFF(second, starttime, {now}) / 60 AS elapsed_minutes,
+           LISTAGG(CASE WHEN sequence < {MAX_CHUNKS} THEN CHR(30) || RTRIM(text) END)
                WITHIN GROUP (ORDER BY sequence) AS query_text,
-           MAX(sequence) >= 15 AS text_truncated
+           MAX(sequence) >= {MAX_CHUNKS} AS text_truncated
     FROM inflight
     GROUP BY userid, query, pid, starttime
+),
+totals AS (
+    SELECT COUNT(*) AS past_threshold_total
+    FROM per_query
+    WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
 )
 SELECT u.usename AS user_name,
        q.pid AS pid,
@@ -60,19 +109,75 @@ SELECT u.usename AS user_name,
        q.starttime AS start_time,
        q.elapsed_minutes AS elapsed_minutes,
        q.query_text AS query_text,
-       q.text_truncated AS text_truncated
+       q.text_truncated AS text_truncated,
+       t.past_threshold_total AS past_threshold_total
 FROM per_query q
+CROSS JOIN totals t
 LEFT JOIN pg_user u ON u.usesysid = q.userid
 WHERE q.elapsed_minutes >= CAST(:min_minutes AS INTEGER)
   AND q.elapsed_minutes < CAST(:max_minutes AS INTEGER)
-ORDER BY q.starttime, q.query";
+ORDER BY q.starttime, q.query"
+        ),
+        Views::Sys => format!(
+            "\
+WITH running AS (
+    SELECT user_id,
+           query_id,
+           session_id,
+           start_time,
+           query_text,
+           DATEDIFF(second, start_time, {now}) / 60 AS elapsed_minutes
+    FROM sys_query_history
+    WHERE status = 'running'
+      AND session_id <> pg_backend_pid()
+),
+more_text AS (
+    SELECT query_id, MAX(sequence) AS last_sequence
+    FROM sys_query_text
+    WHERE query_id IN (SELECT query_id FROM running)
+    GROUP BY query_id
+),
+totals AS (
+    SELECT COUNT(*) AS past_threshold_total
+    FROM running
+    WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
+)
+SELECT u.usename AS user_name,
+       r.session_id AS pid,
+       r.query_id AS query_id,
+       r.start_time AS start_time,
+       r.elapsed_minutes AS elapsed_minutes,
+       CHR(30) || RTRIM(r.query_text) AS query_text,
+       COALESCE(m.last_sequence, 0) > 0 AS text_truncated,
+       t.past_threshold_total AS past_threshold_total
+FROM running r
+CROSS JOIN totals t
+LEFT JOIN more_text m ON m.query_id = r.query_id
+LEFT JOIN pg_user u ON u.usesysid = r.user_id
+WHERE r.elapsed_minutes >= CAST(:min_minutes AS INTEGER)
+  AND r.elapsed_minutes < CAST(:max_minutes AS INTEGER)
+ORDER BY r.start_time, r.query_id"
+        ),
+    }
+}
 
 /// The statement's named parameters, as the Data API takes them (all values are strings).
-pub fn parameters(window: Window) -> [(&'static str, String); 2] {
-    [
+/// `as_of` is given exactly when the statement was built with [`Clock::AsOf`].
+pub fn parameters(
+    window: Window,
+    threshold_minutes: u32,
+    as_of: Option<jiff::Timestamp>,
+) -> Vec<(&'static str, String)> {
+    let mut params = vec![
         ("min_minutes", window.min_minutes.to_string()),
         ("max_minutes", window.max_minutes.to_string()),
-    ]
+        ("threshold_minutes", threshold_minutes.to_string()),
+    ];
+    if let Some(at) = as_of {
+        // Redshift's `timestamp` is zone-less; system views keep UTC.
+        params.push(("as_of", at.strftime("%Y-%m-%d %H:%M:%S").to_string()));
+    }
+    params
 }
 
 /// Rebuilds a query's text from the aggregated chunks (see the module docs).
@@ -185,64 +290,109 @@ mod tests {
         out
     }
 
-    #[test]
-    fn parameters_carry_the_window() {
-        let params = parameters(Window {
+    const VARIANTS: [(Views, Clock); 4] = [
+        (Views::Inflight, Clock::Cluster),
+        (Views::Inflight, Clock::AsOf),
+        (Views::Sys, Clock::Cluster),
+        (Views::Sys, Clock::AsOf),
+    ];
+
+    fn window() -> Window {
+        Window {
             min_minutes: 30,
             max_minutes: 60,
-        });
+        }
+    }
+
+    #[test]
+    fn parameters_carry_the_window_the_threshold_and_the_scheduled_time() {
         assert_eq!(
-            params,
-            [("min_minutes", "30".into()), ("max_minutes", "60".into())]
+            parameters(window(), 30, None),
+            [
+                ("min_minutes", "30".into()),
+                ("max_minutes", "60".into()),
+                ("threshold_minutes", "30".into())
+            ]
         );
+        let at: jiff::Timestamp = "2026-11-28T09:45:00.5Z".parse().unwrap();
+        let params = parameters(window(), 30, Some(at));
+        assert_eq!(params[3], ("as_of", "2026-11-28 09:45:00".into()));
+    }
+
+    /// The `:name` placeholders of a statement, in order of appearance, deduplicated.
+    fn placeholders(sql: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (i, _) in sql.match_indices(':') {
+            let rest = &sql[i + 1..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let after_colon = i > 0 && sql.as_bytes()[i - 1] == b':';
+            if !name.is_empty() && !after_colon && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        names
     }
 
     #[test]
     fn every_placeholder_has_a_parameter_and_back() {
-        let params = parameters(Window {
-            min_minutes: 1,
-            max_minutes: 2,
-        });
-        for (name, _) in &params {
-            assert!(
-                LONG_RUNNING_QUERIES_SQL.contains(&format!(":{name}")),
-                "{name}"
+        let at: jiff::Timestamp = "2026-11-28T09:45:00Z".parse().unwrap();
+        for (views, clock) in VARIANTS {
+            let as_of = (clock == Clock::AsOf).then_some(at);
+            let mut names: Vec<String> = parameters(window(), 30, as_of)
+                .into_iter()
+                .map(|(n, _)| n.to_owned())
+                .collect();
+            names.sort();
+            assert_eq!(
+                placeholders(&statement(views, clock)),
+                names,
+                "{views:?} {clock:?}"
             );
         }
-        let placeholders = LONG_RUNNING_QUERIES_SQL
-            .match_indices(':')
-            .filter(|(i, _)| {
-                let next = LONG_RUNNING_QUERIES_SQL[i + 1..].chars().next();
-                next.is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            })
-            .count();
-        assert_eq!(placeholders, params.len());
     }
 
     #[test]
     fn no_threshold_value_is_spliced_into_the_text() {
         // The window's numbers never appear in the SQL. The only literals are `suspended = 0`,
         // the seconds-per-minute divisor, the chunk cap (15) and the mark `CHR(30)`.
-        let digits: Vec<&str> = LONG_RUNNING_QUERIES_SQL
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .collect();
-        assert_eq!(digits, ["0", "60", "15", "30", "15"]);
-        assert!(!LONG_RUNNING_QUERIES_SQL.contains("'30'"));
+        let digits = |sql: &str| -> Vec<String> {
+            sql.split(|c: char| !c.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let inflight = statement(Views::Inflight, Clock::Cluster);
+        assert_eq!(digits(&inflight), ["0", "60", "15", "30", "15"]);
+        let sys = statement(Views::Sys, Clock::AsOf);
+        assert_eq!(digits(&sys), ["60", "30", "0", "0"]);
     }
 
     #[test]
-    fn the_statement_excludes_itself_and_suspended_queries() {
-        assert!(LONG_RUNNING_QUERIES_SQL.contains("pid <> pg_backend_pid()"));
-        assert!(LONG_RUNNING_QUERIES_SQL.contains("suspended = 0"));
+    fn every_variant_excludes_itself_and_returns_the_same_columns() {
+        for (views, clock) in VARIANTS {
+            let sql = statement(views, clock);
+            assert!(sql.contains("<> pg_backend_pid()"), "{views:?}");
+            for column in COLUMNS {
+                assert!(sql.contains(&format!("AS {column}")), "{views:?}: {column}");
+            }
+        }
+        assert!(statement(Views::Inflight, Clock::Cluster).contains("suspended = 0"));
+        assert!(statement(Views::Sys, Clock::Cluster).contains("status = 'running'"));
+        assert!(statement(Views::Sys, Clock::AsOf).contains("CAST(:as_of AS TIMESTAMP)"));
+        assert!(!statement(Views::Sys, Clock::AsOf).contains("GETDATE()"));
     }
 
     #[test]
     fn listagg_is_capped_in_sql_at_max_chunks() {
-        assert!(LONG_RUNNING_QUERIES_SQL.contains(&format!(
+        let sql = statement(Views::Inflight, Clock::Cluster);
+        assert!(sql.contains(&format!(
             "CASE WHEN sequence < {MAX_CHUNKS} THEN CHR(30) || RTRIM(text)"
         )));
-        assert!(LONG_RUNNING_QUERIES_SQL.contains(&format!("MAX(sequence) >= {MAX_CHUNKS}")));
+        assert!(sql.contains(&format!("MAX(sequence) >= {MAX_CHUNKS}")));
         assert_eq!(CHUNK_MARK as u32, 30);
         // Worst case per row stays far below LISTAGG's 65,535 bytes and the 64 KB row limit,
         // even if every character took four bytes.
@@ -250,20 +400,29 @@ mod tests {
     }
 
     #[test]
-    fn the_statement_parses_as_redshift_sql() {
-        let statements = Parser::parse_sql(&RedshiftSqlDialect {}, LONG_RUNNING_QUERIES_SQL)
-            .unwrap_or_else(|e| panic!("does not parse: {e}"));
-        assert_eq!(statements.len(), 1, "exactly one statement");
-        let rendered = statements[0].to_string();
-        for needle in [
-            "svv_query_inflight",
-            "pg_user",
-            "LISTAGG",
-            "WITHIN GROUP (ORDER BY sequence)",
-            ":min_minutes",
-            ":max_minutes",
-        ] {
-            assert!(rendered.contains(needle), "{needle} missing in {rendered}");
+    fn every_variant_parses_as_redshift_sql() {
+        for (views, clock) in VARIANTS {
+            let sql = statement(views, clock);
+            let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql)
+                .unwrap_or_else(|e| panic!("{views:?} {clock:?} does not parse: {e}"));
+            assert_eq!(statements.len(), 1, "exactly one statement");
+            let rendered = statements[0].to_string();
+            let source = match views {
+                Views::Inflight => "svv_query_inflight",
+                Views::Sys => "sys_query_history",
+            };
+            for needle in [
+                source,
+                "pg_user",
+                ":min_minutes",
+                ":max_minutes",
+                ":threshold_minutes",
+            ] {
+                assert!(rendered.contains(needle), "{needle} missing in {rendered}");
+            }
+            if views == Views::Inflight {
+                assert!(rendered.contains("WITHIN GROUP (ORDER BY sequence)"));
+            }
         }
     }
 }

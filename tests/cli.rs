@@ -105,7 +105,8 @@ fn long_queries_are_posted_to_slack_with_the_right_payload() {
         params,
         [
             ("max_minutes".into(), "74".into()),
-            ("min_minutes".into(), "37".into())
+            ("min_minutes".into(), "37".into()),
+            ("threshold_minutes".into(), "37".into())
         ]
     );
     let sql = request["Sql"].as_str().unwrap();

@@ -7,7 +7,8 @@ use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
 use proptest::prelude::*;
 use redshift_long_query_alert::config::{Overrides, Window, Zone, MAX_THRESHOLD_MINUTES};
 use redshift_long_query_alert::redshift::{map_rows, LongQuery};
-use redshift_long_query_alert::secret::parse_secret;
+use redshift_long_query_alert::rules::AlertRules;
+use redshift_long_query_alert::secret::{parse_secret, Target};
 use redshift_long_query_alert::slack::{
     build_messages, MessageContext, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT,
 };
@@ -157,11 +158,17 @@ proptest! {
                 text_truncated: i % 3 == 0,
             })
             .collect();
+        let target = Target::Cluster("c<&>".into());
+        let rules = AlertRules::default()
+            .overlay(json!({"mention": "<!here>", "user_mentions": {"a": "<@U0A>"}}).as_object().unwrap())
+            .unwrap();
         let ctx = MessageContext {
-            cluster: "c<&>",
+            target: &target,
             database: "d",
             window: Window { min_minutes: 30, max_minutes: 60 },
             timezone: &tz,
+            rules: &rules,
+            past_threshold_total: Some(texts.len() as i64 + 3),
         };
         let messages = build_messages(&queries, &ctx);
         prop_assert_eq!(messages.is_empty(), queries.is_empty());
@@ -177,7 +184,9 @@ proptest! {
                 if text.starts_with("```") {
                     prop_assert_eq!(text.matches("```").count(), 2, "{}", text);
                 }
-                prop_assert!(!text.contains('<') && !text.contains('>'), "{}", text);
+                // Only validated mentions may carry `<`/`>`; everything else is escaped.
+                let without_mentions = text.replace("<!here>", "").replace("<@U0A>", "");
+                prop_assert!(!without_mentions.contains('<') && !without_mentions.contains('>'), "{}", text);
                 if let Some(rest) = text.split("pid `").nth(1) {
                     pids.push(rest.split('`').next().unwrap().parse::<i64>().unwrap());
                 }
