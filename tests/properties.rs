@@ -138,7 +138,12 @@ fn query_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // Fewer cases by default (each builds up to 34 queries' messages); PROPTEST_CASES still
+    // sets the count for long runs.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn messages_stay_within_slack_limits_and_carry_every_query_once(
