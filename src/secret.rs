@@ -360,7 +360,11 @@ pub async fn fetch_secret(
         .await
         .map_err(|err| {
             let secret_id = secret_id.to_owned();
+            let not_found = err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception());
             match err.code() {
+                _ if not_found => SecretError::NotFound { secret_id },
                 Some("ResourceNotFoundException") => SecretError::NotFound { secret_id },
                 Some("AccessDeniedException") => SecretError::AccessDenied { secret_id },
                 _ => SecretError::Unavailable {
@@ -661,6 +665,46 @@ mod tests {
         no_reuse.get_or_fetch("prod/alert", fetch).await.unwrap();
         no_reuse.get_or_fetch("prod/alert", fetch).await.unwrap();
         assert_eq!(reads.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn secrets_manager_refusals_become_named_errors() {
+        use aws_sdk_secretsmanager::error::ErrorMetadata;
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+        use aws_sdk_secretsmanager::types::error::ResourceNotFoundException;
+        use aws_sdk_secretsmanager::Client;
+        use aws_smithy_mocks::{mock, mock_client};
+
+        let denied = mock!(Client::get_secret_value).then_error(|| {
+            GetSecretValueError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("User: arn:aws:sts::1:assumed-role/r is not authorized")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_secretsmanager, [&denied]);
+        let err = fetch_secret(&client, "prod/alert").await.unwrap_err();
+        assert!(matches!(err, SecretError::AccessDenied { .. }), "{err}");
+        assert!(err.to_string().contains("secretsmanager:GetSecretValue"));
+
+        let missing = mock!(Client::get_secret_value).then_error(|| {
+            GetSecretValueError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_secretsmanager, [&missing]);
+        let err = fetch_secret(&client, "prod/alert").await.unwrap_err();
+        assert!(matches!(err, SecretError::NotFound { .. }), "{err}");
+
+        let binary = mock!(Client::get_secret_value).then_output(|| {
+            aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput::builder()
+                .name("prod/alert")
+                .build()
+        });
+        let client = mock_client!(aws_sdk_secretsmanager, [&binary]);
+        let err = fetch_secret(&client, "prod/alert").await.unwrap_err();
+        assert!(matches!(err, SecretError::NoSecretString { .. }), "{err}");
     }
 
     #[tokio::test]
