@@ -81,6 +81,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_bytes(status, body, content_type, headers)
 
     # ----- dispatch -----------------------------------------------------
+    def common_control(self, state, path):
+        """The control endpoints every server shares: reset, and 404 for anything else."""
+        if self.command == "POST" and path == "/_control/reset":
+            self.read_body()
+            state.reset()
+            return self.send_json(200, {"ok": True})
+        self.read_body()
+        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
+
     def route(self):  # pragma: no cover - overridden
         self.send_json(404, {"error": "not found"})
 

@@ -427,12 +427,7 @@ class DataApiHandler(Handler):
             with state.lock:
                 ids = list(state.statements)
             return self.send_json(200, [state.describe_statement({"Id": i}) for i in ids])
-        if self.command == "POST" and path == "/_control/reset":
-            self.read_body()
-            state.reset()
-            return self.send_json(200, {"ok": True})
-        self.read_body()
-        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
+        return self.common_control(state, path)
 
 
 if __name__ == "__main__":

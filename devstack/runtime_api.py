@@ -217,12 +217,7 @@ class RuntimeHandler(Handler):
                         "init_error": state.init_error,
                     },
                 )
-        if self.command == "POST" and path == "/_control/reset":
-            self.read_body()
-            state.reset()
-            return self.send_json(200, {"ok": True})
-        self.read_body()
-        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
+        return self.common_control(state, path)
 
 
 def add_args(parser):

@@ -171,12 +171,7 @@ class SlackHandler(Handler):
         if self.command == "GET" and path == "/_control/attempts":
             with state.lock:
                 return self.send_json(200, list(state.attempts))
-        if self.command == "POST" and path == "/_control/reset":
-            self.read_body()
-            state.reset()
-            return self.send_json(200, {"ok": True})
-        self.read_body()
-        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
+        return self.common_control(state, path)
 
 
 if __name__ == "__main__":

@@ -596,19 +596,12 @@ mod tests {
             .unwrap()
     }
 
+    /// The statement's columns but the optional total, as the Data API describes them.
     fn columns() -> Vec<ColumnMetadata> {
-        [
-            "user_name",
-            "pid",
-            "query_id",
-            "start_time",
-            "elapsed_minutes",
-            "query_text",
-            "text_truncated",
-        ]
-        .iter()
-        .map(|n| ColumnMetadata::builder().name(*n).label(*n).build())
-        .collect()
+        sql::COLUMNS[..7]
+            .iter()
+            .map(|n| ColumnMetadata::builder().name(*n).label(*n).build())
+            .collect()
     }
 
     fn row(user: Option<&str>, pid: i64) -> Vec<Field> {

@@ -12,7 +12,7 @@ use redshift_long_query_alert::secret::{parse_secret, Target};
 use redshift_long_query_alert::slack::{
     build_messages, MessageContext, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT,
 };
-use redshift_long_query_alert::sql::{stitch, CHUNK_BYTES, CHUNK_MARK};
+use redshift_long_query_alert::sql::{stitch, CHUNK_BYTES, CHUNK_MARK, COLUMNS};
 use serde_json::{json, Map, Value};
 
 const TOKEN: &str = "T0KENxq81zz";
@@ -115,18 +115,10 @@ fn field() -> impl Strategy<Value = Field> {
 }
 
 fn columns() -> Vec<ColumnMetadata> {
-    [
-        "user_name",
-        "pid",
-        "query_id",
-        "start_time",
-        "elapsed_minutes",
-        "query_text",
-        "text_truncated",
-    ]
-    .iter()
-    .map(|n| ColumnMetadata::builder().name(*n).build())
-    .collect()
+    COLUMNS
+        .iter()
+        .map(|n| ColumnMetadata::builder().name(*n).build())
+        .collect()
 }
 
 fn query_text() -> impl Strategy<Value = String> {
