@@ -97,10 +97,19 @@ async fn checked(
 
 /// Turns Lambda's wall-clock deadline into a monotonic one, less the margin.
 pub fn local_deadline(lambda_deadline: SystemTime, now: SystemTime) -> Instant {
-    let left = lambda_deadline
-        .duration_since(now)
-        .unwrap_or(Duration::ZERO)
-        .saturating_sub(DEADLINE_MARGIN);
+    // cargo lambda watch sends the budget (600000 ms) instead of an epoch time: a "deadline"
+    // before 2001 can only mean that, so read it as milliseconds from now.
+    let since_epoch = lambda_deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let left = if since_epoch < Duration::from_secs(978_307_200) {
+        since_epoch
+    } else {
+        lambda_deadline
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
+    }
+    .saturating_sub(DEADLINE_MARGIN);
     Instant::now() + left
 }
 
@@ -116,5 +125,13 @@ mod tests {
         assert!(left <= Duration::from_millis(58_500) && left > Duration::from_secs(58));
         let past = local_deadline(now - Duration::from_secs(5), now);
         assert!(past <= Instant::now());
+    }
+
+    #[test]
+    fn a_budget_instead_of_an_epoch_deadline_is_read_as_time_left() {
+        // cargo lambda watch answers `Lambda-Runtime-Deadline-Ms: 600000`.
+        let budget = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
+        let left = local_deadline(budget, SystemTime::now()) - Instant::now();
+        assert!(left > Duration::from_secs(598) && left <= Duration::from_millis(598_500));
     }
 }

@@ -38,7 +38,16 @@ TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
 # The function's environment, exactly as the alert pipeline's contract names it.
-CONTRACT_ENV = {"SECRET_ID", "THRESHOLD_MINUTES", "TIMEZONE", "RUST_LOG"}
+CONTRACT_ENV = {
+    "SECRET_ID",
+    "THRESHOLD_MINUTES",
+    "TIMEZONE",
+    "RUST_LOG",
+    # From the Serverless / exactly-once issue: the same names src/config.rs reads.
+    "QUERY_SOURCE",
+    "ALERT_MODE",
+    "SCHEDULE_MINUTES",
+}
 VALID_RUNTIMES = {"provided.al2023", "provided.al2"}
 SAMPLE_EVENTS = {"scheduled.json", "dry-run.json", "timezone.json", "bad-threshold.json"}
 
