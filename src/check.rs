@@ -86,7 +86,7 @@ pub struct App<W = HttpWebhook> {
 impl App<HttpWebhook> {
     /// Builds the clients from the standard AWS configuration (credentials chain, region,
     /// `AWS_ENDPOINT_URL*`), with timeouts so that no single call can hang a run.
-    pub async fn from_environment() -> Result<Self, Error> {
+    pub async fn from_environment() -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(Duration::from_secs(10))
@@ -95,13 +95,11 @@ impl App<HttpWebhook> {
             .timeout_config(timeouts)
             .load()
             .await;
-        let webhook =
-            HttpWebhook::new().map_err(|e| SlackError::Client(e.without_url().to_string()))?;
-        Ok(App::new(
+        App::new(
             aws_sdk_secretsmanager::Client::new(&config),
             DataApi::new(aws_sdk_redshiftdata::Client::new(&config)),
-            webhook,
-        ))
+            HttpWebhook::new(),
+        )
     }
 }
 
@@ -209,10 +207,9 @@ impl<W: WebhookTransport> App<W> {
             {
                 Ok(posted) => posted,
                 Err(err) => {
-                    if let SlackError::Undelivered { reason, .. } = &err {
-                        if reason.webhook_is_dead() {
-                            self.secret_cache.invalidate(secret_id).await;
-                        }
+                    let SlackError::Undelivered { reason, .. } = &err;
+                    if reason.webhook_is_dead() {
+                        self.secret_cache.invalidate(secret_id).await;
                     }
                     return Err(err.into());
                 }

@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
             let result = async {
                 let settings = config::resolve(&EnvDefaults::from_env(), &args.overrides())?;
                 App::from_environment()
-                    .await?
+                    .await
                     .check(&settings, deadline)
                     .await
             }
@@ -45,13 +45,7 @@ async fn main() -> ExitCode {
 
 async fn serve_lambda() -> ExitCode {
     logging::init_lambda();
-    let app = match App::from_environment().await {
-        Ok(app) => app,
-        Err(err) => {
-            tracing::error!(error = %err, "could not start");
-            return ExitCode::FAILURE;
-        }
-    };
+    let app = App::from_environment().await;
     match lambda::serve(app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

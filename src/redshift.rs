@@ -465,6 +465,10 @@ impl Columns {
                 format!("{start_text:?}"),
             )
         })?;
+        let raw = cell
+            .optional_string(self.query_text, "query_text")?
+            .unwrap_or_default();
+        let (kept, cut) = sql::keep_prefix(&raw, sql::MAX_TEXT_BYTES);
         Ok(LongQuery {
             user: cell
                 .optional_string(self.user_name, "user_name")?
@@ -473,12 +477,8 @@ impl Columns {
             query_id: cell.long(self.query_id, "query_id")?,
             start_time,
             elapsed_minutes: cell.long(self.elapsed_minutes, "elapsed_minutes")?,
-            text: sql::stitch(
-                &cell
-                    .optional_string(self.query_text, "query_text")?
-                    .unwrap_or_default(),
-            ),
-            text_truncated: cell.flag(self.text_truncated, "text_truncated")?,
+            text: sql::stitch(kept),
+            text_truncated: cell.flag(self.text_truncated, "text_truncated")? || cut,
         })
     }
 }

@@ -180,6 +180,23 @@ pub fn parameters(
     params
 }
 
+/// The most of a query's aggregated text a run keeps: more than a Slack section can show (3,000
+/// characters of up to 4 bytes). The statement already caps what it aggregates; this bounds
+/// memory whatever a result holds (2,000 rows of 60 KB would otherwise outgrow a 128 MB function).
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// The first `max` bytes of `text`, cut on a character boundary, and whether anything was cut.
+pub fn keep_prefix(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
 /// Rebuilds a query's text from the aggregated chunks (see the module docs).
 ///
 /// Text without any [`CHUNK_MARK`] is taken as one final chunk, so a result from another source
@@ -257,6 +274,14 @@ mod tests {
         let aggregated = aggregate_like_redshift(&text);
         assert!(aggregated.contains(&format!("\\{CHUNK_MARK}n")));
         assert_eq!(stitch(&aggregated), text);
+    }
+
+    #[test]
+    fn long_texts_keep_a_prefix_cut_on_a_character_boundary() {
+        assert_eq!(keep_prefix("select 1", 100), ("select 1", false));
+        let text = "日本語".repeat(10); // 3 bytes each
+        let (kept, cut) = keep_prefix(&text, 10);
+        assert_eq!((kept, cut), ("日本語", true));
     }
 
     #[test]
