@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{assert_no_secret, event_file, row, Stack};
+use support::{assert_no_secret, event_file, pids_in, row, Stack};
 
 const SECRET: &str = "prod/redshift-long-query-alert";
 const SERVERLESS: &str = "prod/redshift-serverless-alert";
@@ -16,21 +16,6 @@ fn serverless_secret(stack: &Stack) -> Value {
     object.remove("db_user");
     object.insert("workgroup_name".into(), json!("analytics-wg"));
     secret
-}
-
-fn pids(payloads: &[Value]) -> Vec<i64> {
-    let mut pids = Vec::new();
-    for payload in payloads {
-        for block in payload["blocks"].as_array().unwrap() {
-            if let Some(rest) = block["text"]["text"]
-                .as_str()
-                .and_then(|t| t.split("pid `").nth(1))
-            {
-                pids.push(rest.split('`').next().unwrap().parse().unwrap());
-            }
-        }
-    }
-    pids
 }
 
 #[test]
@@ -151,7 +136,7 @@ fn once_mode_measures_from_the_scheduled_time_and_reports_only_the_first_crossin
         .as_str()
         .unwrap()
         .contains("CAST(:as_of AS TIMESTAMP)"));
-    assert_eq!(pids(&stack.slack_received()), [1]);
+    assert_eq!(pids_in(&stack.slack_received()), [1]);
     assert_eq!(summary["queries_skipped"], 1);
 }
 
@@ -189,7 +174,7 @@ fn rules_from_the_secret_and_the_event_decide_who_is_told_about_what() {
     let params = stack.calls_of("ExecuteStatement")[0]["request"]["Parameters"].to_string();
     assert!(params.contains(r#""min_minutes","value":"30""#) || params.contains("\"30\""));
     assert!(params.contains("\"240\""), "{params}");
-    assert_eq!(pids(&stack.slack_received()), [1, 4]);
+    assert_eq!(pids_in(&stack.slack_received()), [1, 4]);
     assert_eq!(summary["queries_skipped"], 2);
     assert_eq!(summary["queries_past_threshold"], 9);
     let message = &stack.slack_received()[0];
@@ -263,7 +248,7 @@ fn several_targets_are_checked_and_one_failing_does_not_stop_the_others() {
         message.contains(SERVERLESS) && message.contains("was not found"),
         "{message}"
     );
-    assert_eq!(pids(&stack.slack_received()), [7]);
+    assert_eq!(pids_in(&stack.slack_received()), [7]);
 
     // WHEN both exist, both are checked concurrently with their own thresholds
     stack.put_secret(SERVERLESS, &serverless_secret(&stack));

@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{assert_no_secret, row, Stack, DB_USER};
+use support::{assert_no_secret, pids_in, row, Stack, DB_USER};
 
 const SECRET: &str = "test/redshift-long-query-alert";
 
@@ -11,20 +11,6 @@ fn stack_with_secret() -> Stack {
     let stack = Stack::start();
     stack.put_secret(SECRET, &stack.valid_secret());
     stack
-}
-
-fn pids_in(payloads: &[Value]) -> Vec<i64> {
-    let mut pids = Vec::new();
-    for payload in payloads {
-        for block in payload["blocks"].as_array().unwrap() {
-            if let Some(text) = block["text"]["text"].as_str() {
-                if let Some(rest) = text.split("pid `").nth(1) {
-                    pids.push(rest.split('`').next().unwrap().parse().unwrap());
-                }
-            }
-        }
-    }
-    pids
 }
 
 #[test]

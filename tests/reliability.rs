@@ -25,16 +25,8 @@ fn check(stack: &Stack, extra: &[&str]) -> support::CliRun {
 /// pid → how many times it reached Slack, over every accepted message.
 fn delivered_pids(stack: &Stack) -> BTreeMap<i64, usize> {
     let mut counts = BTreeMap::new();
-    for payload in stack.slack_received() {
-        for block in payload["blocks"].as_array().unwrap() {
-            let Some(text) = block["text"]["text"].as_str() else {
-                continue;
-            };
-            if let Some(rest) = text.split("pid `").nth(1) {
-                let pid = rest.split('`').next().unwrap().parse().unwrap();
-                *counts.entry(pid).or_insert(0) += 1;
-            }
-        }
+    for pid in support::pids_in(&stack.slack_received()) {
+        *counts.entry(pid).or_insert(0) += 1;
     }
     counts
 }

@@ -480,3 +480,18 @@ pub fn assert_no_secret(text: &str) {
         );
     }
 }
+
+/// The pids of the queries in Slack messages, in order, one entry per appearance (each query's
+/// details section names its pid once as "pid `N`").
+pub fn pids_in(payloads: &[Value]) -> Vec<i64> {
+    let mut pids = Vec::new();
+    for payload in payloads {
+        for block in payload["blocks"].as_array().unwrap() {
+            let text = block["text"]["text"].as_str().unwrap_or("");
+            if let Some(rest) = text.split("pid `").nth(1) {
+                pids.push(rest.split('`').next().unwrap().parse().unwrap());
+            }
+        }
+    }
+    pids
+}
