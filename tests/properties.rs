@@ -3,6 +3,8 @@
 //! `PROPTEST_CASES=20000 cargo test --release --test properties` runs them long (see
 //! docs/reliability.md for the figures).
 
+mod support;
+
 use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
 use proptest::prelude::*;
 use redshift_long_query_alert::config::{Overrides, Window, Zone, MAX_THRESHOLD_MINUTES};
@@ -184,9 +186,7 @@ proptest! {
                 // Only validated mentions may carry `<`/`>`; everything else is escaped.
                 let without_mentions = text.replace("<!here>", "").replace("<@U0A>", "");
                 prop_assert!(!without_mentions.contains('<') && !without_mentions.contains('>'), "{}", text);
-                if let Some(rest) = text.split("pid `").nth(1) {
-                    pids.push(rest.split('`').next().unwrap().parse::<i64>().unwrap());
-                }
+                pids.extend(support::details_pid(text));
             }
         }
         let expected: Vec<i64> = (0..queries.len() as i64).map(|i| 10_000 + i).collect();

@@ -481,17 +481,23 @@ pub fn assert_no_secret(text: &str) {
     }
 }
 
-/// The pids of the queries in Slack messages, in order, one entry per appearance (each query's
-/// details section names its pid once as "pid `N`").
-pub fn pids_in(payloads: &[Value]) -> Vec<i64> {
-    let mut pids = Vec::new();
-    for payload in payloads {
-        for block in payload["blocks"].as_array().unwrap() {
-            let text = block["text"]["text"].as_str().unwrap_or("");
-            if let Some(rest) = text.split("pid `").nth(1) {
-                pids.push(rest.split('`').next().unwrap().parse().unwrap());
-            }
-        }
+/// The pid a query's details section names ("*N.* User … · pid `P` · query id `Q`"), read from
+/// the right of its first line, so that no user name or query text can fake one.
+pub fn details_pid(text: &str) -> Option<i64> {
+    if !text.starts_with('*') {
+        return None;
     }
-    pids
+    let first_line = text.lines().next()?;
+    let before_query_id = &first_line[..first_line.rfind(" · query id `")?];
+    let pid = &before_query_id[before_query_id.rfind("pid `")? + "pid `".len()..];
+    pid.strip_suffix('`')?.parse().ok()
+}
+
+/// The pids of the queries in Slack messages, in order, one entry per appearance.
+pub fn pids_in(payloads: &[Value]) -> Vec<i64> {
+    payloads
+        .iter()
+        .flat_map(|payload| payload["blocks"].as_array().unwrap().iter())
+        .filter_map(|block| details_pid(block["text"]["text"].as_str().unwrap_or("")))
+        .collect()
 }
