@@ -76,8 +76,7 @@ fn a_db_user_with_a_workgroup_and_svv_on_serverless_are_refused_before_any_state
 
 #[test]
 fn sys_views_can_be_chosen_on_a_provisioned_cluster() {
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![], 0, 100);
     let summary = stack
         .run_cli(
@@ -97,8 +96,7 @@ fn sys_views_can_be_chosen_on_a_provisioned_cluster() {
 #[test]
 fn once_mode_measures_from_the_scheduled_time_and_reports_only_the_first_crossing() {
     // GIVEN a schedule every 10 minutes and N = 30: the window is [30, 40) at the event's time
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(
         vec![
             row(Some("new"), 1, 34, "select 1"),
@@ -191,8 +189,7 @@ fn rules_from_the_secret_and_the_event_decide_who_is_told_about_what() {
 
 #[test]
 fn every_check_writes_an_emf_metrics_line() {
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(
         vec![
             row(Some("a"), 1, 44, "select 1"),
@@ -232,8 +229,7 @@ fn every_check_writes_an_emf_metrics_line() {
 #[test]
 fn several_targets_are_checked_and_one_failing_does_not_stop_the_others() {
     // GIVEN the sample event naming two secrets, of which only the cluster's exists
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("a"), 7, 40, "select 1")], 0, 100);
     let lambda = stack.start_lambda(&[]);
 

@@ -7,16 +7,10 @@ use support::{assert_no_secret, pids_in, row, Stack, DB_USER};
 
 const SECRET: &str = "test/redshift-long-query-alert";
 
-fn stack_with_secret() -> Stack {
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
-    stack
-}
-
 #[test]
 fn long_queries_are_posted_to_slack_with_the_right_payload() {
     // GIVEN two long-running queries, one with a space exactly at a chunk boundary
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     // "GROUP" ends at byte 199 and the chunk's last byte is the space before "BY".
     let head = "SELECT user_id, count(*) FROM events WHERE tag <> '";
     let filler = "x".repeat(199 - head.len() - "' GROUP".len());
@@ -122,7 +116,7 @@ fn long_queries_are_posted_to_slack_with_the_right_payload() {
 
 #[test]
 fn nothing_found_posts_nothing() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![], 0, 100);
     let summary = stack
         .run_cli(&["check", "--secret-id", SECRET], &[])
@@ -137,7 +131,7 @@ fn nothing_found_posts_nothing() {
 
 #[test]
 fn a_failed_statement_reports_redshifts_message_and_posts_nothing() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({
         "delay_ms": 200, "outcome": "failed",
         "error": "ERROR: permission denied for relation stv_inflight"
@@ -157,7 +151,7 @@ fn a_failed_statement_reports_redshifts_message_and_posts_nothing() {
 
 #[test]
 fn a_slow_statement_is_waited_for() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("bob"), 7, 33, "select 1")], 1_500, 100);
     let run = stack.run_cli(&["check", "--secret-id", SECRET], &[]);
     let summary = run.summary();
@@ -177,7 +171,7 @@ fn a_slow_statement_is_waited_for() {
 #[test]
 fn every_page_of_the_result_is_reported() {
     // GIVEN 5 queries served 2 per page: 3 pages
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let rows = (1..=5)
         .map(|i| row(Some("etl"), 100 + i, 40, "select 1"))
         .collect();
@@ -192,7 +186,7 @@ fn every_page_of_the_result_is_reported() {
 
 #[test]
 fn many_queries_are_split_over_messages_and_none_is_lost() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let rows = (0..40)
         .map(|i| {
             row(
@@ -220,7 +214,7 @@ fn many_queries_are_split_over_messages_and_none_is_lost() {
 
 #[test]
 fn slack_rate_limit_is_waited_out_and_the_message_delivered_once() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("alice"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(
         json!([{"status": 429, "headers": {"Retry-After": "1"}, "body": "rate_limited"}]),
@@ -235,7 +229,7 @@ fn slack_rate_limit_is_waited_out_and_the_message_delivered_once() {
 
 #[test]
 fn a_slack_rejection_quotes_slack_without_the_url() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("alice"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(json!([{"status": 404, "body": "no_service"}]));
     let run = stack.run_cli(&["check", "--secret-id", SECRET], &[]);
@@ -247,7 +241,7 @@ fn a_slack_rejection_quotes_slack_without_the_url() {
 
 #[test]
 fn dry_run_returns_the_messages_and_posts_nothing() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("alice"), 9, 20, "select 1")], 0, 100);
     let summary = stack
         .run_cli(
@@ -272,7 +266,7 @@ fn dry_run_returns_the_messages_and_posts_nothing() {
 
 #[test]
 fn environment_defaults_apply_when_no_flag_is_given() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![], 0, 100);
     let summary = stack
         .run_cli(
@@ -328,7 +322,7 @@ fn bad_secrets_fail_with_a_named_problem_and_no_value() {
 
 #[test]
 fn a_statement_that_never_finishes_is_cancelled_within_the_timeout() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({"outcome": "hang"}));
     let run = stack.run_cli(&["check", "--secret-id", SECRET, "--timeout", "5"], &[]);
     assert_eq!(run.output.status.code(), Some(1));
@@ -363,7 +357,7 @@ fn help_explains_every_flag() {
 
 #[test]
 fn an_unknown_time_zone_fails_before_any_call() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let run = stack.run_cli(
         &["check", "--secret-id", SECRET, "--timezone", "Mars/Base"],
         &[],

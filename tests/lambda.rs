@@ -8,16 +8,10 @@ use support::{assert_no_secret, event_file, row, Stack};
 
 const SECRET: &str = "prod/redshift-long-query-alert";
 
-fn stack_with_secret() -> Stack {
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
-    stack
-}
-
 #[test]
 fn a_scheduled_event_posts_long_queries_with_the_environment_defaults() {
     // GIVEN a function configured by environment, and one long query
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(
         vec![row(Some("alice"), 4242, 47, "select * from clicks")],
         300,
@@ -59,7 +53,7 @@ fn a_scheduled_event_posts_long_queries_with_the_environment_defaults() {
 
 #[test]
 fn the_dry_run_sample_event_returns_messages_and_posts_nothing() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("bob"), 17, 20, "select 1")], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&event_file("dry-run.json"), 30_000);
@@ -73,7 +67,7 @@ fn the_dry_run_sample_event_returns_messages_and_posts_nothing() {
 
 #[test]
 fn the_timezone_sample_event_shows_start_times_in_that_zone() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("bob"), 17, 31, "select 1")], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&event_file("timezone.json"), 30_000);
@@ -86,7 +80,7 @@ fn the_timezone_sample_event_shows_start_times_in_that_zone() {
 #[test]
 fn the_bad_sample_event_is_refused_naming_the_key_and_the_process_keeps_serving() {
     // GIVEN a warm function
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
 
@@ -111,7 +105,7 @@ fn the_bad_sample_event_is_refused_naming_the_key_and_the_process_keeps_serving(
 
 #[test]
 fn a_failed_statement_is_a_typed_error_with_redshifts_message() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({
         "delay_ms": 100, "outcome": "failed",
         "error": "ERROR: permission denied for relation svv_query_inflight"
@@ -128,7 +122,7 @@ fn a_failed_statement_is_a_typed_error_with_redshifts_message() {
 
 #[test]
 fn a_hanging_statement_is_cancelled_before_the_lambda_deadline() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({"outcome": "hang"}));
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&json!({}), 6_000);
@@ -141,7 +135,7 @@ fn a_hanging_statement_is_cancelled_before_the_lambda_deadline() {
 
 #[test]
 fn the_secret_is_read_once_for_warm_invocations() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     assert_eq!(lambda.invoke(&json!({}), 30_000)["status"], "ok");

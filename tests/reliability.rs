@@ -10,12 +10,6 @@ use support::{assert_no_secret, row, Stack};
 
 const SECRET: &str = "faults/redshift-long-query-alert";
 
-fn stack_with_secret() -> Stack {
-    let stack = Stack::start();
-    stack.put_secret(SECRET, &stack.valid_secret());
-    stack
-}
-
 fn check(stack: &Stack, extra: &[&str]) -> support::CliRun {
     let mut args = vec!["check", "--secret-id", SECRET];
     args.extend_from_slice(extra);
@@ -37,7 +31,7 @@ fn exactly_once(pids: impl IntoIterator<Item = i64>) -> BTreeMap<i64, usize> {
 
 #[test]
 fn throttling_on_execute_and_describe_is_retried_by_the_sdk() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({
         "columns": support::result_columns(),
         "rows": [row(Some("a"), 1, 31, "select 1")],
@@ -54,7 +48,7 @@ fn throttling_on_execute_and_describe_is_retried_by_the_sdk() {
 
 #[test]
 fn a_result_page_failing_once_is_retried_and_every_row_read() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let rows: Vec<Value> = (1..=6).map(|i| row(Some("u"), i, 40, "select 1")).collect();
     stack.script_data_api(json!({
         "columns": support::result_columns(), "rows": rows, "page_size": 2,
@@ -70,7 +64,7 @@ fn a_result_page_failing_once_is_retried_and_every_row_read() {
 
 #[test]
 fn an_aborted_statement_is_reported_and_nothing_posted() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_data_api(json!({"outcome": "aborted", "delay_ms": 100}));
     let run = check(&stack, &[]);
     assert_eq!(run.output.status.code(), Some(1));
@@ -80,7 +74,7 @@ fn an_aborted_statement_is_reported_and_nothing_posted() {
 
 #[test]
 fn hostile_query_texts_and_users_arrive_escaped_and_intact() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let texts = [
         (
             Some("<!channel>"),
@@ -126,7 +120,7 @@ fn hostile_query_texts_and_users_arrive_escaped_and_intact() {
 
 #[test]
 fn slack_server_errors_are_retried_and_the_message_delivered_once() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("a"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(json!([{"status": 500, "body": "internal_error"}, {"status": 503}]));
     let summary = check(&stack, &[]).summary();
@@ -137,7 +131,7 @@ fn slack_server_errors_are_retried_and_the_message_delivered_once() {
 
 #[test]
 fn slack_failing_for_good_gives_up_after_bounded_retries() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("a"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(json!([{"status": 500}, {"status": 500}, {"status": 500}, {"status": 500}, {"status": 500}]));
     let run = check(&stack, &[]);
@@ -153,7 +147,7 @@ fn slack_failing_for_good_gives_up_after_bounded_retries() {
 
 #[test]
 fn a_closed_connection_then_success_delivers_once() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("a"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(json!([{"close": true}]));
     let summary = check(&stack, &[]).summary();
@@ -188,7 +182,7 @@ fn an_unreachable_webhook_is_an_error_without_the_url() {
 
 #[test]
 fn a_failure_after_some_messages_reports_them_and_never_resends() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let rows = (0..40)
         .map(|i| row(Some("u"), 100 + i, 40, "select 1"))
         .collect();
@@ -208,7 +202,7 @@ fn a_failure_after_some_messages_reports_them_and_never_resends() {
 
 #[test]
 fn with_a_10_second_deadline_a_hanging_data_api_or_slack_cannot_hold_the_function() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
 
     // A DescribeStatement that never answers.
@@ -256,7 +250,7 @@ fn with_a_10_second_deadline_a_hanging_data_api_or_slack_cannot_hold_the_functio
 
 #[test]
 fn bad_event_values_name_the_key_and_the_accepted_range() {
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     for (event, key, range) in [
         (
@@ -293,7 +287,7 @@ fn bad_event_values_name_the_key_and_the_accepted_range() {
 #[test]
 fn no_secret_value_reaches_any_output_even_at_trace_level() {
     // GIVEN a recognisable secret and every failure this run can hit, at the most verbose level
-    let stack = stack_with_secret();
+    let stack = Stack::with_secret(SECRET);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET), ("RUST_LOG", "trace")]);
     let mut answers = String::new();
 

@@ -219,6 +219,13 @@ impl Stack {
         }
     }
 
+    /// A fresh stack with a valid secret stored under `secret_id`.
+    pub fn with_secret(secret_id: &str) -> Stack {
+        let stack = Stack::start();
+        stack.put_secret(secret_id, &stack.valid_secret());
+        stack
+    }
+
     pub fn webhook_url(&self) -> String {
         format!("{}/services/T0001/B0001/{WEBHOOK_TOKEN}", self.slack.url())
     }
