@@ -26,7 +26,7 @@ MAX_SECTION_FIELDS = 10
 MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
-RESPONSE_KEYS = {"status", "headers", "body", "delay_ms", "close"}
+RESPONSE_KEYS = {"status", "headers", "body", "body_bytes", "delay_ms", "close"}
 
 
 def block_text(block):
@@ -115,7 +115,14 @@ class SlackHandler(Handler):
         self.deliver(state, raw)
 
     def deliver(self, state, raw):
-        at = time.time()
+        # The attempt is recorded on arrival, so a test sees a request Slack is still "thinking
+        # about" (a stalled answer) as received; its status is filled in when it is answered.
+        attempt = {
+            "path": self.path,
+            "status": None,
+            "at": time.time(),
+            "referer": self.headers.get("Referer"),
+        }
         try:
             payload = json.loads(raw)
         except ValueError:
@@ -124,6 +131,7 @@ class SlackHandler(Handler):
         else:
             parsed = True
         with state.lock:
+            state.attempts.append(attempt)
             scripted = state.responses.pop(0) if state.responses else None
 
         if scripted and scripted.get("delay_ms"):
@@ -134,7 +142,7 @@ class SlackHandler(Handler):
             self.close_connection = True
             self.log_message("%s %s -> closed without answer", self.command, self.path)
             with state.lock:
-                state.attempts.append({"path": self.path, "status": None, "at": at, "closed": True})
+                attempt["closed"] = True
             return
 
         headers = {}
@@ -142,13 +150,15 @@ class SlackHandler(Handler):
             status = scripted["status"]
             headers = scripted.get("headers", {})
             body = scripted.get("body", "ok" if status == 200 else "")
+            if scripted.get("body_bytes"):
+                body = "x" * int(scripted["body_bytes"])
         else:
             # No script (or a delay-only entry): behave like Slack.
             error = validate(payload) if parsed else "invalid_payload"
             status, body = (400, error) if error else (200, "ok")
 
         with state.lock:
-            state.attempts.append({"path": self.path, "status": status, "at": at})
+            attempt["status"] = status
             if status == 200:
                 # Keep the raw text if a scripted 200 accepted a non-JSON body.
                 state.received.append(

@@ -1,10 +1,16 @@
 //! The command line: the same check as the Lambda function, run once from a shell or cron.
 
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{parse_mode, Overrides, QuerySource, MAX_THRESHOLD_MINUTES};
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::model::{AlertModeName, Minutes, QuerySource, Zone};
+use crate::run::App;
+use crate::settings::{self, ConfigError, EnvLayer, Layer, Origin, Surface};
 
 /// Finds Amazon Redshift queries running longer than a threshold and posts them to Slack.
 ///
@@ -20,11 +26,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one check now and print its JSON summary on stdout (exit 1 on failure).
+    /// Run one check now and print its JSON summary on stdout (exit 1 on failure, 2 on bad
+    /// settings).
     Check(CheckArgs),
     /// Serve Lambda invocations (the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
 }
+
+const MINUTES_RANGE: std::ops::RangeInclusive<i64> = 1..=Minutes::MAX as i64;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -35,7 +44,7 @@ pub struct CheckArgs {
 
     /// Threshold N in minutes: queries running at least N and less than 2N minutes are
     /// reported. Default: $THRESHOLD_MINUTES, else 30.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THRESHOLD_MINUTES as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
     pub minutes: Option<u32>,
 
     /// IANA time zone for start times in the message, e.g. Asia/Tokyo. Default: $TIMEZONE,
@@ -59,7 +68,7 @@ pub struct CheckArgs {
 
     /// How often this check is scheduled, in minutes (for --alert-mode once).
     /// Default: $SCHEDULE_MINUTES.
-    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..=MAX_THRESHOLD_MINUTES as i64))]
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
     pub schedule_minutes: Option<u32>,
 
     /// Give up (and cancel the statement) after this many seconds in all.
@@ -68,21 +77,88 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            secret_id: self.secret_id.clone(),
-            threshold_minutes: self.minutes,
-            timezone: self.timezone.clone(),
+    /// The flags as a settings layer over the environment's.
+    pub fn layer(&self) -> Result<Layer, ConfigError> {
+        let timezone = self
+            .timezone
+            .as_deref()
+            .map(|name| {
+                Zone::parse(name).ok_or_else(|| ConfigError::UnknownTimezone {
+                    origin: Origin::Flag("--timezone"),
+                    value: crate::input::shorten(name.trim()),
+                })
+            })
+            .transpose()?;
+        Ok(Layer {
+            secret_id: self
+                .secret_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            // clap has checked the ranges already.
+            threshold: self.minutes.and_then(Minutes::new),
+            timezone,
             dry_run: self.dry_run.then_some(true),
             query_source: self.query_source.as_deref().and_then(QuerySource::parse),
-            alert_mode: self.alert_mode.as_deref().and_then(parse_mode),
-            schedule_minutes: self.schedule_minutes,
-            ..Overrides::default()
-        }
+            alert_mode: self.alert_mode.as_deref().and_then(AlertModeName::parse),
+            schedule: self.schedule_minutes.and_then(Minutes::new),
+            ..Layer::default()
+        })
     }
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
+    }
+}
+
+/// Exit codes: 0 success, 1 the check failed, 2 bad settings (usage).
+pub async fn run(args: CheckArgs) -> ExitCode {
+    let deadline = Deadline::after(args.timeout());
+    let settings = match args
+        .layer()
+        .and_then(|layer| settings::resolve(&layer, &EnvLayer::from_env(), Surface::Cli))
+    {
+        Ok(settings) => settings,
+        Err(err) => return fail(&Error::from(err)),
+    };
+    let run = deadline
+        .later_by(crate::deadline::BACKSTOP_GRACE)
+        .bound("the run", async {
+            App::from_environment()
+                .await
+                .check(&settings, deadline)
+                .await
+        });
+    match run.await {
+        Ok(Ok(summary)) => {
+            let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+            print_quietly(&text)
+        }
+        Ok(Err(err)) => fail(&err),
+        Err(timed_out) => fail(&Error::Deadline(timed_out)),
+    }
+}
+
+fn fail(err: &Error) -> ExitCode {
+    eprintln!("error: {err}");
+    match err {
+        Error::Config(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Prints to stdout; a reader that went away (`| head -c1`) ends the program quietly, with the
+/// status a shell shows for SIGPIPE, as coreutils do.
+fn print_quietly(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        Err(e) => {
+            eprintln!("error: could not write the summary: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -91,16 +167,23 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    fn check_args(args: &[&str]) -> CheckArgs {
+        let mut all = vec!["x", "check"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Some(Command::Check(args)) => args,
+            other => panic!("check expected, got {other:?}"),
+        }
+    }
+
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
 
     #[test]
-    fn check_flags_become_overrides() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "check",
+    fn check_flags_become_a_settings_layer() {
+        let args = check_args(&[
             "--secret-id",
             "s",
             "--minutes",
@@ -108,29 +191,14 @@ mod tests {
             "--timezone",
             "Asia/Tokyo",
             "--dry-run",
-        ])
-        .unwrap();
-        let Some(Command::Check(args)) = cli.command else {
-            panic!("check expected")
-        };
-        assert_eq!(
-            args.overrides(),
-            Overrides {
-                secret_id: Some("s".into()),
-                threshold_minutes: Some(45),
-                timezone: Some("Asia/Tokyo".into()),
-                dry_run: Some(true),
-                ..Overrides::default()
-            }
-        );
+        ]);
+        let layer = args.layer().unwrap();
+        assert_eq!(layer.secret_id.as_deref(), Some("s"));
+        assert_eq!(layer.threshold.map(Minutes::get), Some(45));
+        assert_eq!(layer.timezone.unwrap().name(), "Asia/Tokyo");
+        assert_eq!(layer.dry_run, Some(true));
         assert_eq!(args.timeout(), Duration::from_secs(120));
-    }
-
-    #[test]
-    fn once_mode_flags_become_overrides() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "check",
+        let layer = check_args(&[
             "--alert-mode",
             "once",
             "--schedule-minutes",
@@ -138,24 +206,33 @@ mod tests {
             "--query-source",
             "sys",
         ])
+        .layer()
         .unwrap();
-        let Some(Command::Check(args)) = cli.command else {
-            panic!("check expected")
-        };
-        let o = args.overrides();
-        assert_eq!(o.alert_mode, Some(crate::config::AlertModeName::Once));
-        assert_eq!(o.schedule_minutes, Some(10));
-        assert_eq!(o.query_source, Some(QuerySource::Sys));
-        assert!(Cli::try_parse_from(["x", "check", "--query-source", "stl"]).is_err());
+        assert_eq!(layer.alert_mode, Some(AlertModeName::Once));
+        assert_eq!(layer.schedule.map(Minutes::get), Some(10));
+        assert_eq!(layer.query_source, Some(QuerySource::Sys));
     }
 
     #[test]
-    fn out_of_range_minutes_are_refused_by_the_parser() {
+    fn a_bad_time_zone_blames_the_flag() {
+        let err = check_args(&["--timezone", "Mars/Base"])
+            .layer()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("flag --timezone names an unknown time zone"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_by_the_parser() {
         for bad in ["0", "-3", "10081", "abc"] {
             assert!(
                 Cli::try_parse_from(["x", "check", "--minutes", bad]).is_err(),
                 "{bad}"
             );
         }
+        assert!(Cli::try_parse_from(["x", "check", "--query-source", "stl"]).is_err());
     }
 }

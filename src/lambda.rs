@@ -1,29 +1,112 @@
 //! The Lambda entry: read the event loosely, resolve the settings, run the check (or one per
-//! entry of the event's `targets`, concurrently) within the invocation's deadline, write the
-//! run's metrics, and return the summary or a typed error Lambda reports as `errorType`.
+//! entry of the event's `targets`, concurrently) within the invocation's deadline, write each
+//! check's metrics, and return the typed answer or an error Lambda reports as `errorType`.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
+use futures_util::FutureExt;
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::{json, Value};
-use tokio::time::Instant;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
-use crate::check::{App, Summary};
-use crate::config::{self, EnvDefaults, Overrides};
-use crate::error::Error;
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorBody};
 use crate::metrics;
+use crate::run::App;
+use crate::settings::{self, ConfigError, EnvLayer, Event, Settings, Surface};
+use crate::summary::Summary;
 
 /// Finish this long before Lambda's own timeout, so the error (with the statement id and what
 /// happened) is reported by us rather than replaced by a bare "Task timed out".
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+/// The answer stays well under Lambda's 6 MB response limit: past this, dry-run messages and
+/// then query lists are left out (and counted).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The invocation's payload, read so that nothing the runtime hands over can fail before our
+/// own code sees it: a body that is not JSON becomes a `ConfigError`, not a runtime error with
+/// a Rust type name as its `errorType`.
+#[derive(Debug)]
+pub struct Payload(Result<Value, String>);
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Payload(
+            Value::deserialize(deserializer).map_err(|e| e.to_string()),
+        ))
+    }
+}
+
+/// What an invocation answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Check(Box<Summary>),
+    Targets { targets: Vec<TargetReport> },
+}
+
+/// One target's outcome, in the answer to an event with `targets`.
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub secret_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// The `lambda` entry point: serves invocations, or explains why it cannot.
+pub async fn main() -> std::process::ExitCode {
+    // Outside Lambda the runtime would panic on the first missing variable: say so instead.
+    if let Some(var) = missing_lambda_variable(|name| std::env::var(name).ok()) {
+        eprintln!(
+            "error: `lambda` serves AWS Lambda invocations, and {var} is not set as Lambda sets \
+             it; to check once from a shell, use `check`"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    crate::logging::init_lambda();
+    let app = App::from_environment().await;
+    match serve(app).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "the Lambda runtime stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first variable the Lambda runtime needs that is missing or unusable.
+fn missing_lambda_variable(get: impl Fn(&str) -> Option<String>) -> Option<&'static str> {
+    let present = |name: &str| get(name).is_some_and(|v| !v.trim().is_empty());
+    if !present("AWS_LAMBDA_RUNTIME_API") {
+        return Some("AWS_LAMBDA_RUNTIME_API");
+    }
+    if !present("AWS_LAMBDA_FUNCTION_NAME") {
+        return Some("AWS_LAMBDA_FUNCTION_NAME");
+    }
+    if !present("AWS_LAMBDA_FUNCTION_VERSION") {
+        return Some("AWS_LAMBDA_FUNCTION_VERSION");
+    }
+    match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").map(|m| m.trim().parse::<i32>()) {
+        Some(Ok(_)) => None,
+        _ => Some("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+    }
+}
 
 /// Serves invocations until the runtime stops the process.
 pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
-    let env = &EnvDefaults::from_env();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    let env = &EnvLayer::from_env();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         let deadline = local_deadline(event.context.deadline(), SystemTime::now());
-        handle(app, env, &event.payload, deadline).await
+        let payload = event.payload.0.map_err(|detail| {
+            Error::from(ConfigError::EventNotJson {
+                detail: crate::input::shorten(&detail),
+            })
+        })?;
+        handle(app, env, &payload, deadline).await.map(bounded)
     }))
     .await
 }
@@ -31,39 +114,43 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
 /// One invocation. A failure is returned, never a panic, so the warm process keeps serving.
 pub async fn handle(
     app: &App,
-    env: &EnvDefaults,
+    env: &EnvLayer,
     event: &Value,
-    deadline: Instant,
-) -> Result<Value, Error> {
-    let overrides = Overrides::from_event(event)?;
-    if overrides.targets.is_empty() {
-        let settings = config::resolve(env, &overrides)?;
+    deadline: Deadline,
+) -> Result<Response, Error> {
+    let event = Event::read(event)?;
+    if event.targets.is_empty() {
+        let settings = settings::resolve(&event.layer, env, Surface::Lambda)?;
         let summary = checked(app, &settings, deadline).await?;
-        return Ok(serde_json::to_value(summary).expect("the summary is plain data"));
+        return Ok(Response::Check(Box::new(summary)));
     }
 
     // Every target's settings are validated before any of them is checked.
-    let settings: Vec<_> = overrides
+    let all: Vec<Settings> = event
         .targets
         .iter()
-        .map(|target| config::resolve(env, &overrides.for_target(target)))
+        .map(|target| settings::resolve(&event.for_target(target), env, Surface::Lambda))
         .collect::<Result<_, _>>()?;
     let results =
-        futures_util::future::join_all(settings.iter().map(|s| checked(app, s, deadline))).await;
+        futures_util::future::join_all(all.iter().map(|s| checked(app, s, deadline))).await;
 
     let mut reports = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
-    for (settings, result) in settings.iter().zip(results) {
+    for (settings, result) in all.iter().zip(results) {
+        let secret_id = settings.secret_id.clone();
         match result {
-            Ok(summary) => {
-                reports.push(json!({"secret_id": settings.secret_id, "summary": summary}))
-            }
+            Ok(summary) => reports.push(TargetReport {
+                secret_id,
+                summary: Some(summary),
+                error: None,
+            }),
             Err(err) => {
-                reports.push(json!({
-                    "secret_id": settings.secret_id,
-                    "error": {"errorType": err.error_type(), "errorMessage": err.to_string()},
-                }));
-                failures.push((settings.secret_id.clone(), err));
+                reports.push(TargetReport {
+                    secret_id: secret_id.clone(),
+                    summary: None,
+                    error: Some(err.body()),
+                });
+                failures.push((secret_id, err));
             }
         }
     }
@@ -73,7 +160,7 @@ pub async fn handle(
         "targets checked"
     );
     if failures.is_empty() {
-        Ok(json!({ "targets": reports }))
+        Ok(Response::Targets { targets: reports })
     } else {
         Err(Error::Targets {
             total: reports.len(),
@@ -82,21 +169,70 @@ pub async fn handle(
     }
 }
 
-/// One check, logged and measured whatever its outcome.
-async fn checked(
-    app: &App,
-    settings: &config::Settings,
-    deadline: Instant,
-) -> Result<Summary, Error> {
-    let result = app.check(settings, deadline).await;
+/// One check, bounded by the deadline, with a panic turned into an error, and logged and
+/// measured whatever its outcome.
+async fn checked(app: &App, settings: &Settings, deadline: Deadline) -> Result<Summary, Error> {
+    let run = deadline
+        .later_by(crate::deadline::BACKSTOP_GRACE)
+        .bound("the run", app.check(settings, deadline));
+    let result = match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(Ok(result)) => result,
+        Ok(Err(timed_out)) => Err(Error::Deadline(timed_out)),
+        Err(panic) => Err(Error::Internal(panic_message(panic.as_ref()))),
+    };
     metrics::emit(&settings.secret_id, result.as_ref().ok());
     result.inspect_err(|err| {
         tracing::error!(secret_id = %settings.secret_id, error_type = err.error_type(), error = %err, "check failed");
     })
 }
 
+/// A panic's message, if it has one, shortened.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("a panic: {}", crate::input::shorten(&text))
+}
+
+/// Keeps the answer under [`MAX_RESPONSE_BYTES`]: first without dry-run messages, then with
+/// shorter query lists, each cut counted in the summary.
+pub fn bounded(mut response: Response) -> Response {
+    let size = |r: &Response| serde_json::to_vec(r).map_or(usize::MAX, |v| v.len());
+    while size(&response) > MAX_RESPONSE_BYTES {
+        let summaries: Vec<&mut Summary> = match &mut response {
+            Response::Check(summary) => vec![summary.as_mut()],
+            Response::Targets { targets } => targets
+                .iter_mut()
+                .filter_map(|t| t.summary.as_mut())
+                .collect(),
+        };
+        let mut cut_something = false;
+        let has_messages = summaries.iter().any(|s| s.messages.is_some());
+        for summary in summaries {
+            if has_messages {
+                if let Some(messages) = summary.messages.take() {
+                    summary.messages_omitted = Some(messages.len());
+                    cut_something = true;
+                }
+            } else if !summary.queries.is_empty() {
+                let keep = summary.queries.len() / 2;
+                let dropped = summary.queries.len() - keep;
+                summary.queries.truncate(keep);
+                *summary.queries_omitted.get_or_insert(0) += dropped;
+                cut_something = true;
+            }
+        }
+        if !cut_something {
+            break;
+        }
+    }
+    response
+}
+
 /// Turns Lambda's wall-clock deadline into a monotonic one, less the margin.
-pub fn local_deadline(lambda_deadline: SystemTime, now: SystemTime) -> Instant {
+pub fn local_deadline(lambda_deadline: SystemTime, now: SystemTime) -> Deadline {
     // cargo lambda watch sends the budget (600000 ms) instead of an epoch time: a "deadline"
     // before 2001 can only mean that, so read it as milliseconds from now.
     let since_epoch = lambda_deadline
@@ -108,30 +244,75 @@ pub fn local_deadline(lambda_deadline: SystemTime, now: SystemTime) -> Instant {
         lambda_deadline
             .duration_since(now)
             .unwrap_or(Duration::ZERO)
-    }
-    .saturating_sub(DEADLINE_MARGIN);
-    Instant::now() + left
+    };
+    Deadline::after(left.saturating_sub(DEADLINE_MARGIN))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::LONGEST_RUN;
 
-    #[test]
-    fn the_deadline_keeps_a_margin_and_never_lies_in_the_past() {
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_keeps_a_margin_and_never_overflows() {
         let now = SystemTime::now();
-        let d = local_deadline(now + Duration::from_secs(60), now);
-        let left = d - Instant::now();
-        assert!(left <= Duration::from_millis(58_500) && left > Duration::from_secs(58));
-        let past = local_deadline(now - Duration::from_secs(5), now);
-        assert!(past <= Instant::now());
+        let left = local_deadline(now + Duration::from_secs(60), now).remaining();
+        assert_eq!(left, Duration::from_millis(58_500));
+        assert!(local_deadline(now - Duration::from_secs(5), now).is_past());
+        let far_future = SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX as u64 * 100);
+        assert!(local_deadline(far_future, now).remaining() <= LONGEST_RUN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_instead_of_an_epoch_deadline_is_read_as_time_left() {
+        // cargo lambda watch answers `Lambda-Runtime-Deadline-Ms: 600000`.
+        let budget = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
+        let left = local_deadline(budget, SystemTime::now()).remaining();
+        assert_eq!(left, Duration::from_millis(598_500));
     }
 
     #[test]
-    fn a_budget_instead_of_an_epoch_deadline_is_read_as_time_left() {
-        // cargo lambda watch answers `Lambda-Runtime-Deadline-Ms: 600000`.
-        let budget = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
-        let left = local_deadline(budget, SystemTime::now()) - Instant::now();
-        assert!(left > Duration::from_secs(598) && left <= Duration::from_millis(598_500));
+    fn a_payload_that_is_not_json_is_kept_as_an_error_not_a_failure() {
+        let mut de = serde_json::Deserializer::from_str("{not json");
+        let payload = Payload::deserialize(&mut de).unwrap();
+        assert!(payload.0.is_err());
+        let mut de = serde_json::Deserializer::from_str(r#"{"a": 1}"#);
+        assert_eq!(Payload::deserialize(&mut de).unwrap().0.unwrap()["a"], 1);
+    }
+
+    #[test]
+    fn the_lambda_entry_names_the_first_missing_variable() {
+        let full = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ];
+        let with = |skip: &str, memory: &str| {
+            missing_lambda_variable(|name| {
+                if name == skip {
+                    return None;
+                }
+                if name == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" {
+                    return Some(memory.to_owned());
+                }
+                full.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        assert_eq!(with("", "128"), None);
+        assert_eq!(
+            with("AWS_LAMBDA_FUNCTION_NAME", "128"),
+            Some("AWS_LAMBDA_FUNCTION_NAME")
+        );
+        assert_eq!(with("", "lots"), Some("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+    }
+
+    #[test]
+    fn panic_messages_are_kept_short() {
+        let long = "x".repeat(500);
+        let message = panic_message(&long);
+        assert!(message.starts_with("a panic: x") && message.chars().count() < 120);
     }
 }

@@ -3,17 +3,27 @@
 //! One run: resolve the settings (environment, then event or flags), read the secret (cached
 //! for a few minutes in a warm process), submit one statement through the Redshift Data API,
 //! poll it within the deadline, read every page of the result, build Block Kit messages within
-//! Slack's limits and post them to the webhook, then return a JSON summary.
+//! Slack's limits and post them, then return a JSON summary.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment and the event, validated before any call.
-//! - [`secret`]: the secret's JSON contract, redacting types, the warm-container cache.
-//! - [`sql`]: the statement, its parameters, and stitching the 200-character text chunks.
-//! - [`redshift`]: Data API submit, deadline-bounded polling with cancel, paging, row mapping.
-//! - [`slack`]: message building at Slack's limits and webhook delivery with retries.
-//! - [`check`]: the run itself, shared by both entry points, and its summary.
-//! - [`lambda`] and [`cli`]: the two entry points; [`logging`]: log set-up for each.
-//! - [`error`]: the crate's error type.
+//! Arrows point inward: entry points wire adapters and checks; checks and adapters speak the
+//! vocabulary; the vocabulary imports nothing from the crate.
+//!
+//! | module | what lives there |
+//! | --- | --- |
+//! | [`model`] | the vocabulary: `Minutes`, `Window`, `Zone`, `Target`, `Connection`, `Mention`, `SecretUrl`, `Masker` |
+//! | [`deadline`] | the run's deadline and the only arithmetic on it |
+//! | [`input`] | one key-naming reader for every JSON object (event, secret, rules) |
+//! | [`settings`] | layers as given (env, event, flags) → resolved `Settings`; `ConfigError` |
+//! | [`rules`] | who is told: mentions, exclusions, per-user thresholds |
+//! | [`secret`] | the secret's contract, its fetch within the deadline, the warm cache |
+//! | [`aws`] | SDK configuration and safe reduction of SDK errors |
+//! | [`redshift`] | Data API adapter: submit, poll, cancel, pages → a generic result set |
+//! | [`long_queries`] | the check: SQL, text stitching, row reading, selection, message layout |
+//! | [`copy`] | every user-visible phrase, one table per language |
+//! | [`slack`] | typed Block Kit, safe mrkdwn, delivery with retries, the transports |
+//! | [`run`] | one check end to end; [`summary`] its result; [`error`] the error types |
+//! | [`lambda`], [`cli`] | the two entry points; [`logging`] and [`metrics`] for each |
 //!
 //! `src/main.rs` only picks the entry point. The local test stack lives in `devstack/`.
 
@@ -21,18 +31,25 @@
 // the compiler's default limit when it computes its layout.
 #![recursion_limit = "256"]
 
-pub mod check;
+pub mod aws;
 pub mod cli;
-pub mod config;
+pub mod copy;
+pub mod deadline;
 pub mod error;
+pub mod input;
 pub mod lambda;
 pub mod logging;
+pub mod long_queries;
 pub mod metrics;
+pub mod model;
 pub mod redshift;
 pub mod rules;
+pub mod run;
 pub mod secret;
+pub mod settings;
 pub mod slack;
-pub mod sql;
+pub mod summary;
 
-pub use check::{App, Summary};
 pub use error::Error;
+pub use run::App;
+pub use summary::Summary;

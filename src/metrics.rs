@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::check::Summary;
+use crate::summary::Summary;
 
 pub const NAMESPACE: &str = "RedshiftLongQueryAlert";
 
@@ -46,10 +46,9 @@ pub fn document(secret_id: &str, summary: Option<&Summary>, now_ms: i64) -> Valu
             metrics.push(("QueriesPastThreshold", "Count", json!(total)));
         }
         for (name, unit, value) in metrics {
-            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-                .as_array_mut()
-                .expect("built above")
-                .push(json!({"Name": name, "Unit": unit}));
+            if let Some(declared) = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+                declared.push(json!({"Name": name, "Unit": unit}));
+            }
             doc[name] = value;
         }
     }
@@ -100,7 +99,7 @@ mod tests {
     }
 
     fn sample() -> Summary {
-        use crate::check::QuerySummary;
+        use crate::summary::QuerySummary;
         let q = |elapsed| QuerySummary {
             user: None,
             pid: 1,
@@ -113,23 +112,27 @@ mod tests {
         Summary {
             secret_id: "s".into(),
             threshold_minutes: 30,
-            window: crate::config::Window {
+            window: crate::model::Window {
                 min_minutes: 30,
                 max_minutes: 60,
             },
             alert_mode: "window",
             as_of: None,
-            views: crate::sql::Views::Inflight,
+            views: crate::model::Views::Inflight,
             timezone: "UTC".into(),
             statement_id: "id".into(),
             statement_wait_ms: 120,
             describe_calls: 3,
             queries: vec![q(40), q(55)],
             queries_skipped: 0,
+            unreadable_rows: vec![],
             queries_past_threshold: Some(4),
+            queries_not_posted: 0,
             messages_posted: 1,
             dry_run: false,
             messages: None,
+            messages_omitted: None,
+            queries_omitted: None,
         }
     }
 }

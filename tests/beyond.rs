@@ -65,7 +65,11 @@ fn a_db_user_with_a_workgroup_and_svv_on_serverless_are_refused_before_any_state
         &["check", "--secret-id", SERVERLESS, "--query-source", "svv"],
         &[],
     );
-    assert_eq!(run.output.status.code(), Some(1));
+    assert_eq!(
+        run.output.status.code(),
+        Some(2),
+        "a flag that does not fit the target"
+    );
     assert!(
         run.stderr().contains("Serverless does not have"),
         "{}",
@@ -182,7 +186,7 @@ fn rules_from_the_secret_and_the_event_decide_who_is_told_about_what() {
         "the event's mention wins"
     );
     assert!(!all.contains("S0DATA"));
-    assert!(all.contains("*alice* (<@U0ALICE>)"), "{all}");
+    assert!(all.contains("`alice` (<@U0ALICE>)"), "{all}");
     assert!(all.contains("`CANCEL 1;`") && all.contains("`SELECT pg_terminate_backend(4);`"));
     assert!(all.contains("9 running past 30 min in all"), "{all}");
 }

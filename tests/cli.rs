@@ -362,9 +362,10 @@ fn an_unknown_time_zone_fails_before_any_call() {
         &["check", "--secret-id", SECRET, "--timezone", "Mars/Base"],
         &[],
     );
-    assert_eq!(run.output.status.code(), Some(1));
+    assert_eq!(run.output.status.code(), Some(2), "a usage error");
     assert!(
-        run.stderr().contains("unknown time zone"),
+        run.stderr()
+            .contains("flag --timezone names an unknown time zone \"Mars/Base\""),
         "{}",
         run.stderr()
     );

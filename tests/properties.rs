@@ -1,5 +1,5 @@
 //! Property tests for the pieces that read untrusted bytes: the secret JSON, the event JSON, the
-//! Data API's result cells, and the Slack message builder fed arbitrary query text.
+//! Data API's result cells, and the Slack message builder fed arbitrary database text.
 //! `PROPTEST_CASES=20000 cargo test --release --test properties` runs them long (see
 //! docs/reliability.md for the figures).
 
@@ -7,14 +7,18 @@ mod support;
 
 use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
 use proptest::prelude::*;
-use redshift_long_query_alert::config::{Overrides, Window, Zone, MAX_THRESHOLD_MINUTES};
-use redshift_long_query_alert::redshift::{map_rows, LongQuery};
-use redshift_long_query_alert::rules::AlertRules;
-use redshift_long_query_alert::secret::{parse_secret, Target};
-use redshift_long_query_alert::slack::{
-    build_messages, MessageContext, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT,
-};
-use redshift_long_query_alert::sql::{stitch, CHUNK_BYTES, CHUNK_MARK, COLUMNS};
+use redshift_long_query_alert::copy::en::English;
+use redshift_long_query_alert::input::{Object, Quote};
+use redshift_long_query_alert::long_queries::message::{build, Context};
+use redshift_long_query_alert::long_queries::row::{read, LongQuery, Unreadable};
+use redshift_long_query_alert::long_queries::sql::COLUMNS;
+use redshift_long_query_alert::model::{Minutes, Target, Window, Zone};
+use redshift_long_query_alert::redshift::{ResultLimits, ResultSet};
+use redshift_long_query_alert::rules::{AlertRules, RulesPatch};
+use redshift_long_query_alert::secret::parse_secret;
+use redshift_long_query_alert::settings::Event;
+use redshift_long_query_alert::slack::blocks::MAX_BLOCKS;
+use redshift_long_query_alert::slack::mrkdwn::{HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT};
 use serde_json::{json, Map, Value};
 
 const TOKEN: &str = "T0KENxq81zz";
@@ -52,6 +56,8 @@ fn secret_object() -> impl Strategy<Value = Value> {
         Just("database".to_owned()),
         Just("db_user".to_owned()),
         Just("redshift_secret_arn".to_owned()),
+        Just("mention".to_owned()),
+        Just("user_thresholds".to_owned()),
         "[a-z_]{1,10}",
     ];
     prop::collection::btree_map(key, json_value(), 0..7)
@@ -63,44 +69,32 @@ proptest! {
     fn the_secret_parser_never_panics_or_repeats_a_value(secret in secret_object(), cut in 0usize..400) {
         let text = secret.to_string();
         for candidate in [text.as_str(), &text[..text.floor_char_boundary(cut.min(text.len()))]] {
-            match parse_secret("s", candidate) {
-                Ok(config) => {
-                    let shown = format!("{config:?}");
-                    prop_assert!(!shown.contains(TOKEN), "{}", shown);
-                }
-                Err(err) => {
-                    let shown = format!("{err} {err:?}");
-                    prop_assert!(!shown.contains(TOKEN), "{}", shown);
-                }
-            }
+            let shown = match parse_secret("s", candidate) {
+                Ok(config) => format!("{config:?}"),
+                Err(err) => format!("{err} {err:?}"),
+            };
+            prop_assert!(!shown.contains(TOKEN), "{}", shown);
         }
     }
 
     #[test]
     fn the_event_parser_never_panics_and_only_accepts_valid_thresholds(event in json_value()) {
-        if let Ok(overrides) = Overrides::from_event(&event) {
-            if let Some(minutes) = overrides.threshold_minutes {
-                prop_assert!((1..=MAX_THRESHOLD_MINUTES).contains(&minutes));
+        if let Ok(event) = Event::read(&event) {
+            for threshold in event.targets.iter().filter_map(|t| t.threshold).chain(event.layer.threshold) {
+                prop_assert!((1..=Minutes::MAX).contains(&threshold.get()));
             }
         }
     }
 
     #[test]
-    fn stitching_restores_any_ascii_text(text in "[ -\\[\\]-~\n]{0,3000}") {
-        // Printable ASCII and line breaks, without backslashes (a literal `\n` typed by a user
-        // is indistinguishable from a stored line break, in Redshift as here).
-        let stored = text.replace('\n', "\\n");
-        let aggregated: String = stored
-            .as_bytes()
-            .chunks(CHUNK_BYTES)
-            .map(|c| format!("{CHUNK_MARK}{}", std::str::from_utf8(c).unwrap().trim_end()))
-            .collect();
-        prop_assert_eq!(stitch(&aggregated), text.trim_end());
-    }
-
-    #[test]
-    fn any_result_cells_map_or_fail_cleanly(cells in prop::collection::vec(prop::collection::vec(field(), 0..9), 0..6)) {
-        let _ = map_rows("id", &columns(), &cells);
+    fn any_result_cells_read_or_are_set_aside_one_row_at_a_time(
+        cells in prop::collection::vec(prop::collection::vec(field(), 0..9), 0..6)
+    ) {
+        let rows_in = cells.len();
+        let mut set = ResultSet::default();
+        set.add_page(&columns(), cells, &ResultLimits::default()).unwrap();
+        let rows = read(&set).unwrap();
+        prop_assert_eq!(rows.queries.len() + rows.unreadable.len(), rows_in);
     }
 }
 
@@ -123,11 +117,13 @@ fn columns() -> Vec<ColumnMetadata> {
         .collect()
 }
 
+/// Database text at its worst: markup, fences, mentions, URLs, line breaks, controls, bidi
+/// overrides, emoji and CJK.
 fn query_text() -> impl Strategy<Value = String> {
     prop_oneof![
         ".{0,200}",
-        "[`<>&a-z \n]{0,4000}",
-        "[\\PC`&<>🙂日本]{0,1600}",
+        "[`<>&*_~@:/a-z \n\r\t]{0,4000}",
+        "[\\PC`&<>🙂日本\u{202e}\u{2066}\u{0}-\u{1f}]{0,1600}",
     ]
 }
 
@@ -141,9 +137,10 @@ proptest! {
 
     #[test]
     fn messages_stay_within_slack_limits_and_carry_every_query_once(
-        texts in prop::collection::vec((query_text(), proptest::option::of(".{0,20}")), 0..34)
+        texts in prop::collection::vec((query_text(), proptest::option::of(query_text())), 0..34),
+        unreadable in prop::collection::vec(query_text(), 0..3),
     ) {
-        let tz = Zone::parse("Asia/Tokyo", "test").unwrap();
+        let tz = Zone::parse("Asia/Tokyo").unwrap();
         let queries: Vec<LongQuery> = texts
             .iter()
             .enumerate()
@@ -157,39 +154,48 @@ proptest! {
                 text_truncated: i % 3 == 0,
             })
             .collect();
-        let target = Target::Cluster("c<&>".into());
-        let rules = AlertRules::default()
-            .overlay(json!({"mention": "<!here>", "user_mentions": {"a": "<@U0A>"}}).as_object().unwrap())
-            .unwrap();
-        let ctx = MessageContext {
+        let unreadable: Vec<Unreadable> = unreadable
+            .into_iter()
+            .enumerate()
+            .map(|(i, problem)| Unreadable { row: i + 1, pid: None, problem })
+            .collect();
+        let target = Target::Cluster("c<&>\n`x`".into());
+        let rules_json = json!({"mention": "<!here>", "user_mentions": {"a": "<@U0A>"}});
+        let patch = RulesPatch::read(&Object::new(rules_json.as_object().unwrap(), Quote::Values)).unwrap();
+        let rules = AlertRules::default().with(&patch);
+        let ctx = Context {
             target: &target,
             database: "d",
             window: Window { min_minutes: 30, max_minutes: 60 },
             timezone: &tz,
             rules: &rules,
             past_threshold_total: Some(texts.len() as i64 + 3),
+            phrases: &English,
         };
-        let messages = build_messages(&queries, &ctx);
-        prop_assert_eq!(messages.is_empty(), queries.is_empty());
-        let mut pids = Vec::new();
+        let messages: Vec<Value> = build(&queries, &unreadable, &ctx).iter().map(|m| m.to_json()).collect();
+        prop_assert_eq!(messages.is_empty(), queries.is_empty() && unreadable.is_empty());
         for message in &messages {
             let blocks = message["blocks"].as_array().unwrap();
             prop_assert!(blocks.len() <= MAX_BLOCKS);
             prop_assert!(!message["text"].as_str().unwrap().is_empty());
             for block in blocks {
-                let Some(text) = block["text"]["text"].as_str() else { continue };
+                let Some(text) = block["text"]["text"].as_str().or(block["elements"][0]["text"].as_str()) else { continue };
                 let limit = if block["type"] == "header" { HEADER_TEXT_LIMIT } else { SECTION_TEXT_LIMIT };
-                prop_assert!(text.chars().count() <= limit);
-                if text.starts_with("```") {
+                prop_assert!(text.encode_utf16().count() <= limit);
+                if block["block_id"].as_str().is_some_and(|id| id.starts_with("text:")) && text.starts_with("```") {
                     prop_assert_eq!(text.matches("```").count(), 2, "{}", text);
+                }
+                if block["block_id"].as_str().is_some_and(|id| id.starts_with("query:")) {
+                    prop_assert_eq!(text.lines().count(), 3, "no injected line: {}", text);
                 }
                 // Only validated mentions may carry `<`/`>`; everything else is escaped.
                 let without_mentions = text.replace("<!here>", "").replace("<@U0A>", "");
                 prop_assert!(!without_mentions.contains('<') && !without_mentions.contains('>'), "{}", text);
-                pids.extend(support::details_pid(text));
+                prop_assert!(!text.contains('\u{202e}') && !text.contains('\u{2066}'), "{}", text);
+                prop_assert!(!text.contains("://"), "no live link: {}", text);
             }
         }
         let expected: Vec<i64> = (0..queries.len() as i64).map(|i| 10_000 + i).collect();
-        prop_assert_eq!(pids, expected);
+        prop_assert_eq!(support::pids_in(&messages), expected);
     }
 }

@@ -146,13 +146,24 @@ fn slack_failing_for_good_gives_up_after_bounded_retries() {
 }
 
 #[test]
-fn a_closed_connection_then_success_delivers_once() {
+fn a_connection_dropped_after_the_message_was_sent_is_not_sent_again() {
+    // GIVEN a Slack that reads the whole message, then drops the connection without an answer
     let stack = Stack::with_secret(SECRET);
     stack.script_rows(vec![row(Some("a"), 1, 31, "select 1")], 0, 100);
     stack.script_slack(json!([{"close": true}]));
-    let summary = check(&stack, &[]).summary();
-    assert_eq!(summary["messages_posted"], 1);
-    assert_eq!(delivered_pids(&stack), exactly_once([1]));
+
+    // WHEN a check posts
+    let run = check(&stack, &[]);
+
+    // THEN it is not retried (Slack may have posted it), and the run says so
+    assert_eq!(run.output.status.code(), Some(1));
+    assert_eq!(stack.slack_attempts().len(), 1, "one attempt, no duplicate");
+    assert!(
+        run.stderr().contains("may or may not have been posted"),
+        "{}",
+        run.stderr()
+    );
+    assert_no_secret(&run.all_output());
 }
 
 #[test]
@@ -236,7 +247,12 @@ fn with_a_10_second_deadline_a_hanging_data_api_or_slack_cannot_hold_the_functio
     );
     let answer = lambda.invoke(&json!({}), 10_000);
     assert_eq!(answer["status"], "error", "{answer}");
-    assert_eq!(answer["error"]["errorType"], "SlackError");
+    assert_eq!(answer["error"]["errorType"], "DeadlineExceeded");
+    assert_eq!(
+        stack.slack_attempts().len(),
+        1,
+        "an unanswered message is not sent twice"
+    );
     assert!(
         answer["duration_ms"].as_f64().unwrap() < 10_000.0,
         "{answer}"

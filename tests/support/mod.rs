@@ -488,23 +488,27 @@ pub fn assert_no_secret(text: &str) {
     }
 }
 
-/// The pid a query's details section names ("*N.* User … · pid `P` · query id `Q`"), read from
-/// the right of its first line, so that no user name or query text can fake one.
-pub fn details_pid(text: &str) -> Option<i64> {
-    if !text.starts_with('*') {
-        return None;
-    }
-    let first_line = text.lines().next()?;
-    let before_query_id = &first_line[..first_line.rfind(" · query id `")?];
-    let pid = &before_query_id[before_query_id.rfind("pid `")? + "pid `".len()..];
-    pid.strip_suffix('`')?.parse().ok()
-}
-
-/// The pids of the queries in Slack messages, in order, one entry per appearance.
+/// The pids of the queries in Slack messages, in order, one entry per appearance: read from each
+/// details section's stable `block_id` (`query:<n>:<pid>:<query id>`), never from its prose.
 pub fn pids_in(payloads: &[Value]) -> Vec<i64> {
     payloads
         .iter()
-        .flat_map(|payload| payload["blocks"].as_array().unwrap().iter())
-        .filter_map(|block| details_pid(block["text"]["text"].as_str().unwrap_or("")))
+        .flat_map(|payload| payload["blocks"].as_array().into_iter().flatten())
+        .filter_map(|block| block["block_id"].as_str()?.strip_prefix("query:"))
+        .filter_map(|id| id.split(':').nth(1)?.parse().ok())
+        .collect()
+}
+
+/// The text of the blocks whose `block_id` starts with `prefix`, over all payloads.
+pub fn block_texts(payloads: &[Value], prefix: &str) -> Vec<String> {
+    payloads
+        .iter()
+        .flat_map(|payload| payload["blocks"].as_array().into_iter().flatten())
+        .filter(|b| {
+            b["block_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(prefix))
+        })
+        .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned))
         .collect()
 }

@@ -1,0 +1,73 @@
+//! Every phrase a Slack reader sees, one table per language. Layout code (a check's
+//! `message.rs`) decides where things go and renders values from outside safely; a table says
+//! them in its language. Logs, errors and the JSON summary are not here: they stay English.
+//!
+//! Values passed in are already safe mrkdwn (escaped, in code spans): a table only adds words.
+
+pub mod en;
+
+use crate::model::Window;
+
+/// Facts for a message's context line.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextFacts<'a> {
+    /// `true` for a Serverless workgroup, `false` for a provisioned cluster.
+    pub serverless: bool,
+    /// The cluster or workgroup name, as an inline code span.
+    pub target: &'a str,
+    /// The database, as an inline code span.
+    pub database: &'a str,
+    pub window: Window,
+    /// The time zone's name, escaped.
+    pub timezone: &'a str,
+    /// How many queries run past the threshold in all, when known.
+    pub past_threshold_total: Option<i64>,
+}
+
+/// Facts for one query's details section.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryFacts<'a> {
+    /// Its place in the run's list, from 1.
+    pub number: usize,
+    /// The user as an inline code span, or the table's dropped-user label; then any mention.
+    pub user: &'a str,
+    pub pid: i64,
+    pub query_id: i64,
+    /// The start time, rendered by [`Phrases::start_time`].
+    pub started: &'a str,
+    pub elapsed_minutes: i64,
+}
+
+/// One language's phrases.
+pub trait Phrases: Sync {
+    /// `3 Redshift queries running for 30+ min`.
+    fn header(&self, count: usize, min_minutes: u32) -> String;
+    /// Appended to the header of a message that is one of several: ` (part 2 of 3)`.
+    fn part(&self, part: usize, parts: usize) -> String;
+    /// The line under the header: where, which window, which time zone, how many in all.
+    fn context(&self, facts: &ContextFacts<'_>) -> String;
+    /// One query: who, pid, query id, since when, how long, and how to stop it.
+    fn details(&self, facts: &QueryFacts<'_>) -> String;
+    /// A start time in the run's time zone, as readers of this language write it.
+    fn start_time(&self, at: &jiff::ZonedDateTime) -> String;
+    /// Stands for the user of a query whose user was dropped.
+    fn dropped_user(&self) -> &'static str;
+    /// Stands for an empty query text.
+    fn no_text(&self) -> &'static str;
+    /// Under a code block cut to fit: how many characters are not shown.
+    fn cut_chars(&self, omitted: usize) -> String;
+    /// Under a code block whose text Redshift itself only partly gave.
+    fn cut_by_redshift(&self) -> &'static str;
+    /// The first line of the notification text: `{header} on {target}/{database}:`.
+    fn fallback_intro(&self, header: &str, target: &str, database: &str) -> String;
+    /// One query in the notification text.
+    fn fallback_line(&self, number: usize, user: &str, pid: i64, elapsed_minutes: i64) -> String;
+    /// Rows the run could not read, as a heading for their list.
+    fn unreadable_heading(&self, count: usize) -> String;
+    /// One unreadable row: its number in the result, its pid if known, what was wrong.
+    fn unreadable_row(&self, row: usize, pid: Option<i64>, problem: &str) -> String;
+    /// Header of the message that stands for queries past the per-run message cap.
+    fn overflow_header(&self, more: usize) -> String;
+    /// Its body: where to find the rest.
+    fn overflow_body(&self, more: usize, shown: usize) -> String;
+}

@@ -1,0 +1,569 @@
+//! The vocabulary every other module speaks: minutes, windows, time zones, where a statement
+//! runs, how alerts are announced. It imports nothing from the crate, so arrows point inward:
+//! adapters and checks depend on it, never the other way round.
+//!
+//! Each type checks its invariant once, in its constructor; code that holds one never checks
+//! again.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+/// A whole number of minutes from 1 to [`Minutes::MAX`] (a week). Zero is refused because a
+/// window `[0, 0)` reports nothing; past a week a typo (seconds for minutes) is far likelier
+/// than a real wish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Minutes(NonZeroU32);
+
+impl Minutes {
+    pub const MAX: u32 = 7 * 24 * 60;
+    /// What error messages say is accepted.
+    pub const EXPECTED: &'static str = "a whole number of minutes from 1 to 10080 (7 days)";
+
+    pub const fn new(minutes: u32) -> Option<Minutes> {
+        match NonZeroU32::new(minutes) {
+            Some(m) if minutes <= Self::MAX => Some(Minutes(m)),
+            _ => None,
+        }
+    }
+
+    /// Reads `" 45 "` as 45; anything else (signs, fractions, out of range) is `None`.
+    pub fn parse(text: &str) -> Option<Minutes> {
+        text.trim().parse::<u32>().ok().and_then(Minutes::new)
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+// The docs and the template spell the range out; keep them honest.
+const _: () = assert!(Minutes::MAX == 10_080);
+
+impl fmt::Display for Minutes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Elapsed-minutes bounds: `min_minutes` inclusive, `max_minutes` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    pub min_minutes: u32,
+    pub max_minutes: u32,
+}
+
+impl Window {
+    /// `[threshold, threshold + span)`. Both are at most a week, so the sum cannot overflow.
+    pub fn new(threshold: Minutes, span: Minutes) -> Window {
+        Window {
+            min_minutes: threshold.get(),
+            max_minutes: threshold.get() + span.get(),
+        }
+    }
+
+    pub fn contains(&self, elapsed_minutes: i64) -> bool {
+        elapsed_minutes >= i64::from(self.min_minutes)
+            && elapsed_minutes < i64::from(self.max_minutes)
+    }
+
+    /// The smallest window that holds both.
+    pub fn union(self, other: Window) -> Window {
+        Window {
+            min_minutes: self.min_minutes.min(other.min_minutes),
+            max_minutes: self.max_minutes.max(other.max_minutes),
+        }
+    }
+}
+
+/// An IANA time zone with the name it was given, so messages and the summary can say it.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    pub const DEFAULT: &'static str = "UTC";
+    pub const EXPECTED: &'static str =
+        "an IANA time-zone name such as `UTC`, `Asia/Tokyo` or `America/New_York`";
+
+    /// Looks the name up in the time-zone database bundled into the binary: the Lambda image
+    /// has no guaranteed `/usr/share/zoneinfo`.
+    pub fn parse(name: &str) -> Option<Zone> {
+        let name = name.trim();
+        let tz = jiff::tz::TimeZone::get(name).ok()?;
+        Some(Zone {
+            name: name.to_owned(),
+            tz,
+        })
+    }
+
+    pub fn utc() -> Zone {
+        Zone {
+            name: Self::DEFAULT.to_owned(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tz(&self) -> &jiff::tz::TimeZone {
+        &self.tz
+    }
+}
+
+/// Where statements run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A provisioned cluster, by identifier.
+    Cluster(String),
+    /// A Redshift Serverless workgroup, by name.
+    Workgroup(String),
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Cluster(name) | Target::Workgroup(name) => name,
+        }
+    }
+}
+
+/// How the Data API signs in to the database. The values are not credentials themselves, but
+/// they say who may read every user's queries, so `Debug` keeps them out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbAuth {
+    /// Temporary credentials for this database user (`redshift:GetClusterCredentials`).
+    DbUser(String),
+    /// Database credentials stored in another Secrets Manager secret.
+    SecretArn(String),
+    /// Neither: the Data API maps the caller's IAM identity to a database user (Serverless).
+    IamIdentity,
+}
+
+impl fmt::Debug for DbAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbAuth::DbUser(_) => f.write_str("DbUser(<redacted>)"),
+            DbAuth::SecretArn(_) => f.write_str("SecretArn(<redacted>)"),
+            DbAuth::IamIdentity => f.write_str("IamIdentity"),
+        }
+    }
+}
+
+/// Everything the Data API needs to run a statement.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub target: Target,
+    pub database: String,
+    pub auth: DbAuth,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.target)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which system views list the running queries, as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuerySource {
+    /// `SVV_QUERY_INFLIGHT` on a provisioned cluster, the SYS views on Serverless.
+    Auto,
+    Svv,
+    Sys,
+}
+
+impl QuerySource {
+    pub const EXPECTED: &'static str = "\"auto\", \"svv\" or \"sys\"";
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(QuerySource::Auto),
+            "svv" => Some(QuerySource::Svv),
+            "sys" => Some(QuerySource::Sys),
+            _ => None,
+        }
+    }
+
+    /// The views a statement reads on `target`; `None` where they do not exist (Serverless has
+    /// no `SVV_QUERY_INFLIGHT`).
+    pub fn views_on(self, target: &Target) -> Option<Views> {
+        match (self, target) {
+            (QuerySource::Auto | QuerySource::Svv, Target::Cluster(_)) => Some(Views::Inflight),
+            (QuerySource::Sys, _) | (QuerySource::Auto, Target::Workgroup(_)) => Some(Views::Sys),
+            (QuerySource::Svv, Target::Workgroup(_)) => None,
+        }
+    }
+}
+
+/// The system views a statement reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Views {
+    /// `SVV_QUERY_INFLIGHT` (provisioned clusters).
+    Inflight,
+    /// `SYS_QUERY_HISTORY` + `SYS_QUERY_TEXT` (Serverless and provisioned).
+    Sys,
+}
+
+/// How often a long query is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertMode {
+    /// In every run while its elapsed time lies in `[N, 2N)`.
+    Window,
+    /// Once: in the run in which its elapsed time first crossed N, for a schedule every P minutes.
+    Once { schedule: Minutes },
+}
+
+/// `alert_mode` as named, before the schedule's period is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertModeName {
+    Window,
+    Once,
+}
+
+impl AlertModeName {
+    pub const EXPECTED: &'static str = "\"window\" or \"once\"";
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "window" => Some(AlertModeName::Window),
+            "once" => Some(AlertModeName::Once),
+            _ => None,
+        }
+    }
+}
+
+impl AlertMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AlertMode::Window => "window",
+            AlertMode::Once { .. } => "once",
+        }
+    }
+
+    /// The elapsed-minutes window for a threshold T: `[T, 2T)` by default, so a schedule that
+    /// runs more often than every T minutes sees every long query at least once and a query
+    /// past 2T is no longer re-announced; `[T, T+P)` in `once` mode, so each query falls into
+    /// exactly one run's window.
+    pub fn window_for(&self, threshold: Minutes) -> Window {
+        match self {
+            AlertMode::Window => Window::new(threshold, threshold),
+            AlertMode::Once { schedule } => Window::new(threshold, *schedule),
+        }
+    }
+}
+
+/// A Slack mention, checked to be one: `<@U…>` / `<@W…>` (a user), `<!subteam^S…>` (a user
+/// group), `<!here>`, `<!channel>` or `<!everyone>`; several may be given, separated by single
+/// spaces. Anything else would reach the channel as raw markup, so it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention(String);
+
+impl Mention {
+    pub const EXPECTED: &'static str =
+        "a Slack mention such as \"<@U012AB3CD>\", \"<!subteam^S012AB3CD>\" or \"<!here>\"";
+
+    pub fn parse(text: &str) -> Option<Mention> {
+        let text = text.trim();
+        let valid = !text.is_empty() && text.len() <= 1000 && text.split(' ').all(is_one_mention);
+        valid.then(|| Mention(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_one_mention(token: &str) -> bool {
+    let Some(inner) = token.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+        return false;
+    };
+    let id_ok = |id: &str| id.len() >= 2 && id.chars().all(|c| c.is_ascii_alphanumeric());
+    if let Some(id) = inner.strip_prefix('@') {
+        return id.starts_with(['U', 'W']) && id_ok(id);
+    }
+    if let Some(id) = inner.strip_prefix("!subteam^") {
+        return id_ok(id);
+    }
+    matches!(inner, "!here" | "!channel" | "!everyone")
+}
+
+/// A value that must never be printed: `Debug` and `Display` show a fixed placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    /// The value, for the one place that needs it (a request header or URL).
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A URL that is itself a credential (a Slack webhook, or an API base a token is sent to):
+/// whoever has a webhook URL can post to the channel, so `Debug` and `Display` show the host
+/// alone. Only `https` is accepted, and plain `http` on a loopback host (the local stand-ins):
+/// a credential must never cross an open network in clear text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(url::Url);
+
+/// Why a URL was refused (the value itself is never repeated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("it is not an absolute http(s) URL")]
+    NotAUrl,
+    #[error("it must use https (plain http is only accepted for a loopback test receiver)")]
+    NotHttps,
+}
+
+impl SecretUrl {
+    pub fn parse(raw: &str) -> Result<Self, UrlProblem> {
+        let url = url::Url::parse(raw.trim()).map_err(|_| UrlProblem::NotAUrl)?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(UrlProblem::NotAUrl);
+        }
+        match url.scheme() {
+            "https" => Ok(SecretUrl(url)),
+            "http" if is_loopback(&url) => Ok(SecretUrl(url)),
+            "http" => Err(UrlProblem::NotHttps),
+            _ => Err(UrlProblem::NotAUrl),
+        }
+    }
+
+    /// The full URL, for the one place that needs it: the request.
+    pub fn expose(&self) -> &url::Url {
+        &self.0
+    }
+
+    /// The host alone, safe to log.
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or("")
+    }
+
+    /// `self` with `segment` appended to its path (an API method under a base URL).
+    pub fn with_segment(&self, segment: &str) -> SecretUrl {
+        let mut url = self.0.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push(segment);
+        }
+        SecretUrl(url)
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl(<redacted> on {})", self.host())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<url on {}>", self.host())
+    }
+}
+
+/// How a run reaches Slack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackAccess {
+    /// An incoming webhook: one channel, post only.
+    Webhook(SecretUrl),
+}
+
+/// Masks known credential values in text that came from outside (an error message, a response
+/// body) before it reaches a message, a log or a Lambda response: services sometimes echo what
+/// they were sent.
+#[derive(Debug, Clone, Default)]
+pub struct Masker {
+    needles: Vec<Secret<String>>,
+}
+
+impl Masker {
+    /// Values shorter than this are not masked: masking "a" would garble every message, and a
+    /// value that short is no secret anyway.
+    const MIN_LEN: usize = 4;
+
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let mut needles: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.chars().count() >= Self::MIN_LEN)
+            .collect();
+        // Longest first, so a URL is masked whole before its path or token would be.
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Masker {
+            needles: needles.into_iter().map(Secret::new).collect(),
+        }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.expose().as_str()) {
+                out = out.replace(needle.expose().as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_accept_one_to_a_week_and_nothing_else() {
+        assert_eq!(Minutes::new(1).map(Minutes::get), Some(1));
+        assert_eq!(Minutes::new(10_080).map(Minutes::get), Some(10_080));
+        for bad in [0, 10_081, u32::MAX] {
+            assert!(Minutes::new(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Minutes::parse(" 45 ").map(Minutes::get), Some(45));
+        for bad in ["", "abc", "-1", "1.5", "99999999999"] {
+            assert!(Minutes::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_alert_mode() {
+        let m = |n| Minutes::new(n).unwrap();
+        assert_eq!(
+            AlertMode::Window.window_for(m(30)),
+            Window {
+                min_minutes: 30,
+                max_minutes: 60
+            }
+        );
+        let once = AlertMode::Once { schedule: m(10) };
+        assert_eq!(once.window_for(m(90)).max_minutes, 100);
+        let widest = AlertMode::Window.window_for(m(Minutes::MAX));
+        assert_eq!(widest.max_minutes, 2 * Minutes::MAX);
+        let w = AlertMode::Window.window_for(m(30));
+        assert!(w.contains(30) && w.contains(59) && !w.contains(60) && !w.contains(29));
+    }
+
+    #[test]
+    fn serverless_reads_the_sys_views_and_has_no_svv() {
+        let cluster = Target::Cluster("c".into());
+        let workgroup = Target::Workgroup("w".into());
+        assert_eq!(QuerySource::Auto.views_on(&cluster), Some(Views::Inflight));
+        assert_eq!(QuerySource::Sys.views_on(&cluster), Some(Views::Sys));
+        assert_eq!(QuerySource::Auto.views_on(&workgroup), Some(Views::Sys));
+        assert_eq!(QuerySource::Svv.views_on(&workgroup), None);
+    }
+
+    #[test]
+    fn mentions_are_accepted_only_in_slacks_own_forms() {
+        for good in [
+            "<@U012AB3CD>",
+            "<@W0ABC>",
+            "<!subteam^S012AB3CD>",
+            "<!here>",
+            "<!channel>",
+            "<@U01> <!here>",
+        ] {
+            assert!(Mention::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "",
+            "@alice",
+            "<@alice>",
+            "<!here",
+            "<https://evil.example|click>",
+            "<@U01>  <!here>",
+            "<!subteam^>",
+            "hello <!here>",
+        ] {
+            assert!(Mention::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_https_except_on_loopback_and_never_print_their_path() {
+        for bad in [
+            "http://hooks.slack.com/services/SECRETTOKEN123",
+            "ftp://hooks.slack.com/SECRETTOKEN123",
+            "hooks.slack.com/services/SECRETTOKEN123",
+            "not a url SECRETTOKEN123",
+            "http://10.0.0.1/SECRETTOKEN123",
+        ] {
+            assert!(SecretUrl::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "http://127.0.0.1:8080/services/x",
+            "http://localhost:1/x",
+            "http://[::1]:9/x",
+            "https://hooks.slack.com/services/a/b/c",
+        ] {
+            assert!(SecretUrl::parse(good).is_ok(), "{good}");
+        }
+        let url = SecretUrl::parse("https://hooks.slack.com/services/T/B/SECRETTOKEN123").unwrap();
+        let shown = format!("{url} {url:?}");
+        assert!(
+            !shown.contains("SECRETTOKEN123") && !shown.contains("/services"),
+            "{shown}"
+        );
+        assert!(shown.contains("hooks.slack.com"));
+        let api = SecretUrl::parse("https://slack.com/api").unwrap();
+        assert_eq!(
+            api.with_segment("chat.postMessage").expose().as_str(),
+            "https://slack.com/api/chat.postMessage"
+        );
+    }
+
+    #[test]
+    fn the_masker_hides_every_known_value() {
+        let m = Masker::new([
+            "https://hooks.slack.com/services/T/B/TOKEN1234".to_owned(),
+            "TOKEN1234".to_owned(),
+            "ab".to_owned(),
+        ]);
+        let text = m.mask("got https://hooks.slack.com/services/T/B/TOKEN1234 and TOKEN1234, ab");
+        assert_eq!(text, "got <redacted> and <redacted>, ab");
+    }
+
+    #[test]
+    fn secrets_and_auth_never_print_their_values() {
+        let shown = format!(
+            "{:?} {} {:?}",
+            Secret::new("tok-123"),
+            Secret::new("tok-123"),
+            DbAuth::DbUser("monitor_x".into())
+        );
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("monitor_x"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! One check of one target, start to end: secret → statement → rows → messages → Slack →
+//! summary. Both entry points call [`App::check`]; this is where the pieces meet, and the only
+//! place that knows their order.
+
+use std::time::Duration;
+
+use crate::copy::en::English;
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::long_queries::{self, message};
+use crate::model::AlertMode;
+use crate::redshift::{DataApi, RedshiftError};
+use crate::rules::AlertRules;
+use crate::secret::{SecretCache, SecretSource};
+use crate::settings::{ConfigError, Settings};
+use crate::slack::http::{HttpPost, Reqwest};
+use crate::slack::Slack;
+use crate::summary::{QuerySummary, Summary};
+
+/// Time kept back from the statement's wait for posting to Slack (or a third of what is left on
+/// short deadlines): a statement that uses up all the time would leave none to report.
+const SLACK_RESERVE: Duration = Duration::from_secs(3);
+
+/// Long-lived state: clients built once per process and the secret cache, so a warm Lambda
+/// container reuses connections and the secret across invocations.
+pub struct App<H = Reqwest> {
+    secrets: SecretSource,
+    data_api: DataApi,
+    slack: Slack<H>,
+}
+
+impl App<Reqwest> {
+    /// Builds the clients from the standard AWS configuration (credentials chain, region,
+    /// `AWS_ENDPOINT_URL*`).
+    pub async fn from_environment() -> Self {
+        let config = crate::aws::load_config().await;
+        App::new(
+            SecretSource::new(
+                aws_sdk_secretsmanager::Client::new(&config),
+                SecretCache::new(crate::secret::cache::DEFAULT_TTL),
+            ),
+            DataApi::new(aws_sdk_redshiftdata::Client::new(&config)),
+            Slack::default(),
+        )
+    }
+}
+
+impl<H: HttpPost> App<H> {
+    pub fn new(secrets: SecretSource, data_api: DataApi, slack: Slack<H>) -> Self {
+        App {
+            secrets,
+            data_api,
+            slack,
+        }
+    }
+
+    /// Runs one check and finishes by `deadline`, whatever the services do.
+    #[tracing::instrument(skip_all, fields(secret_id = %settings.secret_id, threshold_minutes = settings.threshold.get(), dry_run = settings.dry_run))]
+    pub async fn check(&self, settings: &Settings, deadline: Deadline) -> Result<Summary, Error> {
+        let secret_id = settings.secret_id.as_str();
+        let secret = self.secrets.get(secret_id, deadline).await?;
+        let rules = AlertRules::default()
+            .with(&secret.rules)
+            .with(&settings.rules);
+        let views = settings
+            .query_source
+            .views_on(&secret.connection.target)
+            .ok_or(ConfigError::InflightOnServerless)?;
+        let as_of = match settings.alert_mode {
+            AlertMode::Window => None,
+            AlertMode::Once { .. } => Some(reference_time(settings.scheduled_time)),
+        };
+        let statement = long_queries::statement(
+            views,
+            settings.threshold,
+            settings.alert_mode,
+            &rules,
+            as_of,
+        );
+        let statement_deadline = deadline.earlier_by(SLACK_RESERVE.min(deadline.remaining() / 3));
+        let (finished, result) = self
+            .data_api
+            .run(
+                &secret.connection,
+                &statement,
+                statement_deadline,
+                &secret.masker,
+            )
+            .await?;
+        let statement_id = finished.statement_id;
+        let findings =
+            long_queries::evaluate(&result, settings.threshold, settings.alert_mode, &rules)
+                .map_err(|missing| RedshiftError::MissingColumn {
+                    statement_id: statement_id.clone(),
+                    missing,
+                })?;
+        drop(result);
+        tracing::info!(
+            %statement_id,
+            queries = findings.reported.len(),
+            skipped = findings.skipped,
+            unreadable = findings.unreadable.len(),
+            describe_calls = finished.describe_calls,
+            wait_ms = finished.waited.as_millis() as u64,
+            "statement finished"
+        );
+        for row in &findings.unreadable {
+            tracing::warn!(%statement_id, row = row.row, pid = row.pid, problem = %row.problem, "a result row could not be read");
+        }
+
+        let window = settings.window();
+        let messages = message::build(
+            &findings.reported,
+            &findings.unreadable,
+            &message::Context {
+                target: &secret.connection.target,
+                database: &secret.connection.database,
+                window,
+                timezone: &settings.timezone,
+                rules: &rules,
+                past_threshold_total: findings.past_threshold_total,
+                phrases: &English,
+            },
+        );
+        let queries_not_posted = findings
+            .reported
+            .len()
+            .saturating_sub(message::shown(findings.reported.len()));
+
+        let messages_posted = if settings.dry_run || messages.is_empty() {
+            0
+        } else {
+            self.slack
+                .post_all(&secret.slack, &messages, deadline, &secret.masker)
+                .await
+                .inspect_err(|err| {
+                    if err.credential_is_dead() {
+                        self.secrets.invalidate(secret_id);
+                    }
+                })?
+        };
+        tracing::info!(%statement_id, queries = findings.reported.len(), messages_posted, dry_run = settings.dry_run, "check done");
+
+        Ok(Summary {
+            secret_id: secret_id.to_owned(),
+            threshold_minutes: settings.threshold.get(),
+            window,
+            alert_mode: settings.alert_mode.name(),
+            as_of: as_of.map(|t| t.to_string()),
+            views,
+            timezone: settings.timezone.name().to_owned(),
+            statement_id,
+            statement_wait_ms: u64::try_from(finished.waited.as_millis()).unwrap_or(u64::MAX),
+            describe_calls: finished.describe_calls,
+            queries: findings.reported.iter().map(QuerySummary::from).collect(),
+            queries_skipped: findings.skipped,
+            unreadable_rows: findings.unreadable,
+            queries_past_threshold: findings.past_threshold_total,
+            queries_not_posted,
+            messages_posted,
+            dry_run: settings.dry_run,
+            messages: settings
+                .dry_run
+                .then(|| messages.iter().map(|m| m.to_json()).collect()),
+            messages_omitted: None,
+            queries_omitted: None,
+        })
+    }
+}
+
+/// The run's scheduled time, or, for a hand-made event without one, the start of the current
+/// minute (scheduled runs start on whole minutes too).
+fn reference_time(scheduled: Option<jiff::Timestamp>) -> jiff::Timestamp {
+    scheduled.unwrap_or_else(|| {
+        let now = jiff::Timestamp::now();
+        tracing::warn!(
+            "alert_mode once without the event's `time`: measuring from the current minute"
+        );
+        jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60))
+            .unwrap_or(now)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_scheduled_time_once_mode_measures_from_the_current_minute() {
+        let at = reference_time(None);
+        assert_eq!(at.as_second() % 60, 0);
+        assert!((jiff::Timestamp::now().as_second() - at.as_second()) < 61);
+        let given: jiff::Timestamp = "2026-11-28T09:45:00Z".parse().unwrap();
+        assert_eq!(reference_time(Some(given)), given);
+    }
+}

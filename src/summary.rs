@@ -1,0 +1,70 @@
+//! What a run found and did: returned by the Lambda function, printed by the CLI. It never holds
+//! a query's text or anything read from the secret.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::long_queries::{LongQuery, Unreadable};
+use crate::model::{Views, Window};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub secret_id: String,
+    pub threshold_minutes: u32,
+    pub window: Window,
+    pub alert_mode: &'static str,
+    /// The time elapsed minutes were measured from, in `once` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    pub views: Views,
+    pub timezone: String,
+    pub statement_id: String,
+    pub statement_wait_ms: u64,
+    pub describe_calls: u32,
+    pub queries: Vec<QuerySummary>,
+    /// Rows left out by `exclude_users` or per-user thresholds.
+    pub queries_skipped: usize,
+    /// Rows that could not be read; the other queries were still reported.
+    pub unreadable_rows: Vec<Unreadable>,
+    /// How many queries run past the base threshold in all, in the window or not.
+    pub queries_past_threshold: Option<i64>,
+    /// Reported queries beyond the per-run message cap: listed here, not posted.
+    pub queries_not_posted: usize,
+    pub messages_posted: usize,
+    pub dry_run: bool,
+    /// The messages that would have been posted; only in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Value>>,
+    /// How many dry-run messages were left out to keep the Lambda answer small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_omitted: Option<usize>,
+    /// How many entries of `queries` were left out to keep the Lambda answer small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queries_omitted: Option<usize>,
+}
+
+/// One long-running query, without its text.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QuerySummary {
+    pub user: Option<String>,
+    pub pid: i64,
+    pub query_id: i64,
+    pub start_time: String,
+    pub elapsed_minutes: i64,
+    pub text_chars: usize,
+    pub text_truncated: bool,
+}
+
+impl From<&LongQuery> for QuerySummary {
+    fn from(q: &LongQuery) -> Self {
+        QuerySummary {
+            user: q.user.clone(),
+            pid: q.pid,
+            query_id: q.query_id,
+            start_time: q.start_time.to_string(),
+            elapsed_minutes: q.elapsed_minutes,
+            text_chars: q.text.chars().count(),
+            text_truncated: q.text_truncated,
+        }
+    }
+}
