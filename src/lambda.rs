@@ -9,6 +9,7 @@ use futures_util::FutureExt;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorBody};
@@ -99,14 +100,20 @@ fn missing_lambda_variable(get: impl Fn(&str) -> Option<String>) -> Option<&'sta
 pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     let env = &EnvLayer::from_env();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
-        let deadline = local_deadline(event.context.deadline(), SystemTime::now());
-        let payload = event.payload.0.map_err(|detail| {
-            Error::from(ConfigError::EventNotJson {
-                detail: crate::input::shorten(&detail),
-            })
-        })?;
-        handle(app, env, &payload, deadline).await.map(bounded)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
+        // An error-level span passes any level filter, so every log line of the invocation
+        // carries its request id, whatever the application log level.
+        let span = tracing::error_span!("invocation", requestId = %event.context.request_id);
+        async move {
+            let deadline = local_deadline(event.context.deadline(), SystemTime::now());
+            let payload = event.payload.0.map_err(|detail| {
+                Error::from(ConfigError::EventNotJson {
+                    detail: crate::input::shorten(&detail),
+                })
+            })?;
+            handle(app, env, &payload, deadline).await.map(bounded)
+        }
+        .instrument(span)
     }))
     .await
 }

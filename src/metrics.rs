@@ -55,10 +55,15 @@ pub fn document(secret_id: &str, summary: Option<&Summary>, now_ms: i64) -> Valu
     doc
 }
 
-/// Writes the document as one line on stdout, where Lambda's log capture picks it up.
+/// Writes the document as one line on stdout, where Lambda's log capture picks it up. It
+/// carries the application log level in force and a timestamp: Lambda's level filter reads a
+/// JSON line without them as INFO, and would drop the metrics under a stricter level.
 pub fn emit(secret_id: &str, summary: Option<&Summary>) {
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    println!("{}", document(secret_id, summary, now_ms));
+    let mut doc = document(secret_id, summary, now_ms);
+    doc["level"] = json!(crate::logging::application_level());
+    doc["timestamp"] = json!(crate::logging::timestamp());
+    println!("{doc}");
 }
 
 #[cfg(test)]

@@ -37,17 +37,27 @@ fn a_scheduled_event_posts_long_queries_with_the_environment_defaults() {
     assert_eq!(received.len(), 1);
     assert!(received[0].to_string().contains("2026-11-28 09:15:00 UTC"));
 
-    // AND the logs are JSON lines carrying the statement id and counts, without secrets
+    // AND the logs are JSON lines with top-level keys, as CloudWatch Logs Insights reads them
     let logs = lambda.logs();
     let statement_id = summary["statement_id"].as_str().unwrap();
     let done = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|l| l["fields"]["message"] == "check done")
+        .find(|l| l["message"] == "check done")
         .unwrap_or_else(|| panic!("no structured 'check done' line in:\n{logs}"));
-    assert_eq!(done["fields"]["statement_id"], statement_id);
-    assert_eq!(done["fields"]["queries"], 1);
-    assert_eq!(done["fields"]["messages_posted"], 1);
+    assert_eq!(done["statement_id"], statement_id);
+    assert_eq!(done["queries"], 1);
+    assert_eq!(done["messages_posted"], 1);
+    assert_eq!(done["level"], "INFO");
+    assert_eq!(done["requestId"], answer["request_id"], "{done}");
+    assert!(
+        done["timestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok(),
+        "{done}"
+    );
     assert_no_secret(&logs);
 }
 

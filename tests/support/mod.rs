@@ -387,6 +387,9 @@ impl Stack {
                 ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
                 ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test".into()),
                 ("AWS_LAMBDA_LOG_STREAM_NAME", "test".into()),
+                // As Lambda sets them for the template's LoggingConfig (JSON, INFO).
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+                ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
             ])
             .envs(function_env.iter().copied())
             .stdin(Stdio::null())
