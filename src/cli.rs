@@ -1,6 +1,6 @@
 //! The command line: the same check as the Lambda function, run once from a shell or cron.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -71,6 +71,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
     pub schedule_minutes: Option<u32>,
 
+    /// How to print the summary: pretty (indented), json-line (one compact line, for cron logs
+    /// and pipes), or auto (pretty on a terminal, one line otherwise).
+    #[arg(long, value_name = "FORMAT", default_value = "auto", value_parser = ["auto", "pretty", "json-line"])]
+    pub output: String,
+
     /// Give up (and cancel the statement) after this many seconds in all.
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -132,8 +137,17 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         });
     match run.await {
         Ok(Ok(summary)) => {
-            let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
-            print_quietly(&text)
+            let pretty = match args.output.as_str() {
+                "pretty" => true,
+                "json-line" => false,
+                _ => std::io::stdout().is_terminal(),
+            };
+            let text = if pretty {
+                serde_json::to_string_pretty(&summary)
+            } else {
+                serde_json::to_string(&summary)
+            };
+            print_quietly(&text.unwrap_or_default())
         }
         Ok(Err(err)) => fail(&err),
         Err(timed_out) => fail(&Error::Deadline(timed_out)),
@@ -198,6 +212,8 @@ mod tests {
         assert_eq!(layer.timezone.unwrap().name(), "Asia/Tokyo");
         assert_eq!(layer.dry_run, Some(true));
         assert_eq!(args.timeout(), Duration::from_secs(120));
+        assert_eq!(args.output, "auto");
+        assert!(Cli::try_parse_from(["x", "check", "--output", "yaml"]).is_err());
         let layer = check_args(&[
             "--alert-mode",
             "once",

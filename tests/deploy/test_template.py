@@ -38,18 +38,24 @@ TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
 # The function's environment, exactly as the alert pipeline's contract names it.
+# (The log level is not among them: Lambda's LoggingConfig passes it as AWS_LAMBDA_LOG_LEVEL.)
 CONTRACT_ENV = {
     "SECRET_ID",
     "THRESHOLD_MINUTES",
     "TIMEZONE",
-    "RUST_LOG",
-    # From the Serverless / exactly-once issue: the same names src/config.rs reads.
+    # The same names src/settings/layer.rs reads.
     "QUERY_SOURCE",
     "ALERT_MODE",
     "SCHEDULE_MINUTES",
 }
 VALID_RUNTIMES = {"provided.al2023", "provided.al2"}
-SAMPLE_EVENTS = {"scheduled.json", "dry-run.json", "timezone.json", "bad-threshold.json"}
+SAMPLE_EVENTS = {
+    "scheduled.json",
+    "scheduler.json",
+    "dry-run.json",
+    "timezone.json",
+    "bad-threshold.json",
+}
 
 # Every IAM action this stack may name, with the resource types the Service Authorization
 # Reference lists for it. An empty tuple means the action supports no resource-level scoping, so
@@ -343,6 +349,13 @@ def check_watchers(template: dict) -> None:
         fail("LoggingConfig.LogGroup must point at the stack's own AWS::Logs::LogGroup")
     if "RetentionInDays" not in groups[target["Ref"]]["Properties"]:
         fail("the log group has no RetentionInDays")
+    # JSON lines let Lambda filter by level and Logs Insights query top-level keys; the level is
+    # Lambda's own setting, not an environment variable of ours.
+    if logging.get("LogFormat") != "JSON":
+        fail("LoggingConfig.LogFormat must be JSON (the function follows AWS_LAMBDA_LOG_FORMAT)")
+    level = logging.get("ApplicationLogLevel")
+    if not (isinstance(level, dict) and "Ref" in level):
+        fail("LoggingConfig.ApplicationLogLevel must come from a parameter")
 
 
 def check_parameters_are_described(template: dict) -> None:
@@ -407,28 +420,75 @@ def refs(node) -> set[str]:
     return set()
 
 
-def schedule_expressions(template: dict) -> list:
+def schedules(template: dict) -> list[tuple[str, dict, str | None]]:
+    """Every schedule invoking the function: (kind, properties, condition)."""
     name, function = the_function(template)
     found = []
     for rule in resources(template, "AWS::Events::Rule").values():
         props = rule["Properties"]
         if any(is_ref(t.get("Arn"), name) for t in props.get("Targets", [])):
-            found.append(props.get("ScheduleExpression"))
+            found.append(("rule", props, rule.get("Condition")))
     for schedule in resources(template, "AWS::Scheduler::Schedule").values():
         if is_ref(schedule["Properties"].get("Target", {}).get("Arn"), name):
-            found.append(schedule["Properties"].get("ScheduleExpression"))
+            found.append(("scheduler", schedule["Properties"], schedule.get("Condition")))
     for event in function.get("Properties", {}).get("Events", {}).values():
         if event.get("Type") in ("Schedule", "ScheduleV2"):
-            props = event.get("Properties", {})
-            found.append(props.get("Schedule", props.get("ScheduleExpression")))
+            props = dict(event.get("Properties", {}))
+            props.setdefault("ScheduleExpression", props.get("Schedule"))
+            found.append((event["Type"], props, None))
     return found
 
 
+def check_one_schedule_runs(template: dict) -> None:
+    """Several schedules are allowed only as alternatives: each behind its own condition, the
+    conditions telling apart the values of one parameter, so exactly one is ever deployed."""
+    found = schedules(template)
+    if not found:
+        fail("no schedule invokes the function")
+    if len(found) == 1:
+        return
+    conditions = template.get("Conditions", {})
+    choices = []
+    for kind, _, condition in found:
+        equals = conditions.get(condition, {}).get("Fn::Equals") if condition else None
+        if not (isinstance(equals, list) and isinstance(equals[0], dict) and "Ref" in equals[0]):
+            fail(f"the {kind} schedule is not behind a condition choosing one schedule kind")
+        choices.append((equals[0]["Ref"], equals[1]))
+    if len({param for param, _ in choices}) != 1 or len(set(choices)) != len(choices):
+        fail(f"the schedules' conditions {choices} do not exclude each other")
+
+
+def check_scheduler_target(template: dict) -> None:
+    """The Scheduler schedule: on time, no retries, dead letters kept, the scheduled time passed."""
+    for kind, props, _ in schedules(template):
+        if kind != "scheduler":
+            continue
+        if props.get("FlexibleTimeWindow", {}).get("Mode") != "OFF":
+            fail("the Scheduler schedule needs FlexibleTimeWindow OFF: a late run can miss a window")
+        target = props.get("Target", {})
+        if target.get("RetryPolicy", {}).get("MaximumRetryAttempts") != 0:
+            fail("the Scheduler target must not retry (a retry can post the same alert twice)")
+        if not target.get("DeadLetterConfig", {}).get("Arn"):
+            fail("the Scheduler target has no dead-letter queue")
+        if not target.get("RoleArn"):
+            fail("the Scheduler target has no execution role")
+        try:
+            given = json.loads(target.get("Input", ""))
+        except ValueError:
+            fail("the Scheduler target's Input is not JSON")
+        if given.get("scheduled_time") != "<aws.scheduler.scheduled-time>":
+            fail("the Scheduler target must pass <aws.scheduler.scheduled-time> as scheduled_time")
+
+
 def check_schedule_is_shorter_than_threshold(template: dict) -> None:
-    expressions = schedule_expressions(template)
-    if len(expressions) != 1:
-        fail(f"expected one schedule invoking the function, found {len(expressions)}")
-    expression = expressions[0]
+    found = schedules(template)
+    if not found:
+        fail("no schedule invokes the function")
+    for _, props, _ in found:
+        check_schedule_expression(template, props.get("ScheduleExpression"))
+
+
+def check_schedule_expression(template: dict, expression) -> None:
     if not (isinstance(expression, dict) and "Fn::FindInMap" in expression):
         fail(f"the schedule {expression!r} is fixed: derive it from the rate parameter the Rules check")
     mapping, key, attribute = expression["Fn::FindInMap"]
@@ -486,8 +546,8 @@ def check_schedule_is_shorter_than_threshold(template: dict) -> None:
 
 
 def check_schedule_state_is_a_parameter(template: dict) -> None:
-    for rule in resources(template, "AWS::Events::Rule").values():
-        state = rule["Properties"].get("State")
+    for _, props, _ in schedules(template):
+        state = props.get("State")
         if not (isinstance(state, dict) and "Ref" in state):
             fail("the schedule's State must be a parameter")
         if set(template["Parameters"][state["Ref"]].get("AllowedValues", [])) != {"ENABLED", "DISABLED"}:
@@ -523,6 +583,8 @@ TEMPLATE_CHECKS = [
     check_parameters_are_described,
     check_outputs,
     check_schedule_is_shorter_than_threshold,
+    check_one_schedule_runs,
+    check_scheduler_target,
     check_schedule_state_is_a_parameter,
 ]
 
@@ -567,6 +629,12 @@ class TemplateTest(unittest.TestCase):
 
     def test_schedule_state_is_a_parameter(self):
         check_schedule_state_is_a_parameter(self.template)
+
+    def test_exactly_one_schedule_is_deployed(self):
+        check_one_schedule_runs(self.template)
+
+    def test_the_scheduler_runs_on_time_once_and_passes_its_time(self):
+        check_scheduler_target(self.template)
 
     def test_every_sample_event_is_valid_json(self):
         check_events()
@@ -752,10 +820,12 @@ class ChecksCanFail(unittest.TestCase):
         self.assertFails(check_schedule_is_shorter_than_threshold, change)
 
     def test_a_fixed_schedule(self):
-        def change(t):
-            t["Resources"]["AlertSchedule"]["Properties"]["ScheduleExpression"] = "rate(2 hours)"
+        for name in ("AlertSchedule", "AlertScheduler"):
 
-        self.assertFails(check_schedule_is_shorter_than_threshold, change)
+            def change(t, name=name):
+                t["Resources"][name]["Properties"]["ScheduleExpression"] = "rate(2 hours)"
+
+            self.assertFails(check_schedule_is_shorter_than_threshold, change)
 
     def test_a_mapping_that_lies(self):
         def change(t):
@@ -768,6 +838,31 @@ class ChecksCanFail(unittest.TestCase):
             t["Parameters"]["ThresholdMinutes"]["AllowedPattern"] = "^[0-9]+$"
 
         self.assertFails(check_schedule_is_shorter_than_threshold, change)
+
+    def test_two_schedules_at_once(self):
+        self.assertFails(
+            check_one_schedule_runs, lambda t: t["Resources"]["AlertSchedule"].pop("Condition")
+        )
+
+    def test_a_sloppy_scheduler(self):
+        target = lambda t: t["Resources"]["AlertScheduler"]["Properties"]["Target"]  # noqa: E731
+        self.assertFails(
+            check_scheduler_target,
+            lambda t: t["Resources"]["AlertScheduler"]["Properties"].update(
+                FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5}
+            ),
+        )
+        self.assertFails(
+            check_scheduler_target,
+            lambda t: target(t)["RetryPolicy"].update(MaximumRetryAttempts=185),
+        )
+        self.assertFails(check_scheduler_target, lambda t: target(t).update(Input="{}"))
+        self.assertFails(check_scheduler_target, lambda t: target(t).pop("DeadLetterConfig"))
+
+    def test_text_logs_or_a_fixed_level(self):
+        logging = lambda t: self.function(t)["LoggingConfig"]  # noqa: E731
+        self.assertFails(check_watchers, lambda t: logging(t).update(LogFormat="Text"))
+        self.assertFails(check_watchers, lambda t: logging(t).update(ApplicationLogLevel="INFO"))
 
     def test_a_fixed_schedule_state(self):
         self.assertFails(
