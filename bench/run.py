@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark driver: the release binary and the Python peer as Lambda functions, side by side.
 
-Starts moto (Secrets Manager), the Data API stand-in, the Slack receiver and the Lambda Runtime
-API harness from devstack/ on loopback, then launches each function exactly as Lambda would
+Starts the local stack (devstack/stack.py: moto for Secrets Manager, the Data API stand-in, the
+Slack receiver and the Lambda Runtime API harness) on loopback, then launches each function exactly as Lambda would
 (a fresh process with AWS_LAMBDA_RUNTIME_API and the usual AWS_LAMBDA_* variables) and measures:
 
   init      process spawn -> first GET /runtime/invocation/next (runtime_api first_next_ns)
@@ -13,8 +13,12 @@ API harness from devstack/ on loopback, then launches each function exactly as L
             wall time, Slack messages, peak RSS (VmHWM) and CPU time (utime+stime) of the process
   footprint the binary, its zip, the arm64 bootstrap zip when one was built
 
-Every figure is a median over repeated runs. Standard library only; run by scripts/bench, which
-builds the binary and prepares the two virtualenvs. See docs/performance.md.
+Every figure is a median over repeated runs. Run by scripts/bench (with the devstack's Python,
+.venv), which builds the binary and prepares the two virtualenvs. See docs/performance.md.
+
+The statement's rows are scripted here, not computed by the stand-in's SQL engine: the figures
+need a statement whose running time is exactly the scripted delay, and the worst case (60 KB of
+text a row) is beyond what the product's SQL can return.
 """
 
 import argparse
@@ -34,6 +38,12 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "devstack"))
+
+import redshift_model  # noqa: E402
+import samples  # noqa: E402
+import stack as devstack  # noqa: E402
+
 SECRET_ID = "bench/redshift-long-query-alert"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -74,66 +84,15 @@ def control(port, method, path, body=None, timeout=300):
 
 # ----- the local stack ---------------------------------------------------------------------
 class Stack:
-    def __init__(self, devstack_python, moto_server, workdir, nodelay=True):
-        self.children = []
-        self.workdir = workdir
-        # See bench/nodelay.py: without it every stand-in call may cost a 40 ms delayed ACK.
-        self.shim = [str(ROOT / "bench/nodelay.py")] if nodelay else []
-        log = open(workdir / "stack.log", "wb")
-        self.moto_port = free_port()
-        moto = [devstack_python, *self.shim, "moto_server"] if nodelay else [moto_server]
-        self.children.append(
-            subprocess.Popen(
-                [*moto, "-H", "127.0.0.1", "-p", str(self.moto_port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            )
-        )
-        self.data_api = self.devstack(devstack_python, "dataapi.py", log)
-        self.slack = self.devstack(devstack_python, "slack.py", log)
-        self.runtime = self.devstack(devstack_python, "runtime_api.py", log)
-        give_up = time.monotonic() + 60
-        while True:
-            try:
-                if request(self.moto_port, "GET", "/moto-api/data.json", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > give_up:
-                raise RuntimeError("moto_server did not come up")
-            time.sleep(0.1)
-        self.put_secret()
+    def __init__(self, devstack_python):
+        self.stack = devstack.start(python=devstack_python)
+        ports = self.stack.ports
+        self.moto_port, self.data_api, self.slack, self.runtime = (
+            ports["moto"], ports["dataapi"], ports["slack"], ports["runtime"])
+        self.stack.put_secret(SECRET_ID, samples.secret(self.slack, cluster="analytics-bench"))
 
-    def devstack(self, python, script, log):
-        child = subprocess.Popen(
-            [python, *self.shim, str(ROOT / "devstack" / script), "--port", "0", "--quiet"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-        )
-        self.children.append(child)
-        line = child.stdout.readline().decode().strip()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"devstack/{script} did not announce READY: {line!r}")
-        return int(line.split()[1])
-
-    def put_secret(self):
-        secret = {
-            "slack_webhook_url": f"http://127.0.0.1:{self.slack}/services/T0001/B0001/benchtoken",
-            "cluster_identifier": "analytics-bench",
-            "database": "dev",
-            "db_user": "monitor",
-        }
-        status, raw = request(
-            self.moto_port, "POST", "/",
-            body={"Name": SECRET_ID, "SecretString": json.dumps(secret)},
-            headers={
-                "X-Amz-Target": "secretsmanager.CreateSecret",
-                "Content-Type": "application/x-amz-json-1.1",
-                # moto routes by the service in the credential scope; the signature is unchecked.
-                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/"
-                "secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-            },
-        )
-        if status != 200:
-            raise RuntimeError(f"CreateSecret: HTTP {status} {raw[:300]!r}")
+    def env(self):
+        return self.stack.env()
 
     def script_rows(self, rows, delay_ms=0):
         control(self.data_api, "POST", "/_control/reset")
@@ -149,41 +108,13 @@ class Stack:
         return len(control(self.slack, "GET", "/_control/received"))
 
     def close(self):
-        for child in reversed(self.children):
-            child.send_signal(signal.SIGTERM)
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        self.stack.stop()
 
 
 # ----- result rows, shaped as the statement returns them -----------------------------------
-def query_text(pid, size):
-    """A plausible SQL text of `size` characters, different per query, with line breaks."""
-    head = f"/* report {pid} */ SELECT o.order_id, o.customer_id, SUM(l.amount) AS total\n"
-    body = (
-        "FROM sales.orders o JOIN sales.order_lines l ON l.order_id = o.order_id "
-        "WHERE o.region IN ('apac', 'emea') AND l.sku LIKE 'X%' GROUP BY 1, 2 "
-        "HAVING SUM(l.amount) > 1000 UNION ALL\n"
-    )
-    text = head + body * (size // len(body) + 1)
-    return text[:size]
-
-
 def aggregated(text, max_chunks):
-    """What the statement's LISTAGG returns: 200-byte chunks, RTRIM'd, each after U+001E."""
-    stored = text.replace("\n", "\\n")
-    chunks = [stored[i : i + 200] for i in range(0, len(stored), 200)]
+    """What the statement's LISTAGG returns: the stored chunks, RTRIM'd, each after U+001E."""
+    chunks = redshift_model.chunks(redshift_model.stored_text(text), redshift_model.INFLIGHT_CHUNK)
     truncated = max_chunks is not None and len(chunks) > max_chunks
     if max_chunks is not None:
         chunks = chunks[:max_chunks]
@@ -194,7 +125,7 @@ def make_rows(count, text_bytes, max_chunks):
     rows = []
     for i in range(count):
         pid = 10_000 + i
-        agg, truncated = aggregated(query_text(pid, text_bytes), max_chunks)
+        agg, truncated = aggregated(samples.report_text(pid, text_bytes), max_chunks)
         rows.append(
             [f"analyst_{i % 37}", pid, pid * 10, "2026-11-28 09:15:00.250000", 45, agg, truncated]
         )
@@ -571,7 +502,6 @@ def main():
     parser.add_argument("--rust-bin", default=str(ROOT / "target/release/redshift-long-query-alert"))
     parser.add_argument("--peer-python", default=str(ROOT / "bench/.venv/bin/python"))
     parser.add_argument("--devstack-python", default=str(ROOT / ".venv/bin/python"))
-    parser.add_argument("--moto-server", default=str(ROOT / ".venv/bin/moto_server"))
     parser.add_argument("--no-peer", action="store_true", help="measure the Rust binary only")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 2,000 x 60 KB")
     parser.add_argument("--only", default="init,overhead,scale,callgrind",
@@ -581,12 +511,10 @@ def main():
                         help="a build with symbols for the callgrind phase (default: --rust-bin)")
     parser.add_argument("--scales", default=None,
                         help="comma-separated subset of the scale cases, e.g. '2000 x 60 KB'")
-    parser.add_argument("--stock-devstack", action="store_true",
-                        help="run the stand-ins without bench/nodelay.py (40 ms delayed ACKs)")
     parser.add_argument("--json", default=str(ROOT / "target/bench/results.json"))
     args = parser.parse_args()
 
-    for name in ("rust_bin", "peer_python", "devstack_python", "moto_server", "callgrind_bin"):
+    for name in ("rust_bin", "peer_python", "devstack_python", "callgrind_bin"):
         if getattr(args, name):  # absolute, not resolved: a venv's python is a symlink
             setattr(args, name, os.path.abspath(getattr(args, name)))
     phases = set(args.only.split(","))
@@ -605,16 +533,11 @@ def main():
         scales = [s for s in scales if s[0] in wanted]
 
     workdir = Path(tempfile.mkdtemp(prefix="rlqa-bench-"))
-    stack = Stack(args.devstack_python, args.moto_server, workdir, nodelay=not args.stock_devstack)
+    stack = Stack(args.devstack_python)
     base_env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **stack.env(),
         "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{stack.moto_port}",
-        "AWS_ENDPOINT_URL_REDSHIFT_DATA": f"http://127.0.0.1:{stack.data_api}",
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{stack.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": "redshift-long-query-alert",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

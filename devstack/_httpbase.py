@@ -1,6 +1,7 @@
 """Shared plumbing for the devstack servers (standard library only).
 
-Every server in this folder is started the same way:
+Each server is a handler class plus a state object. ``stack.py`` builds all of them in one process
+with :func:`make_server` and runs each in a thread. Every server can also run alone:
 
     python3 devstack/<name>.py --port 0 [--host 127.0.0.1] [--quiet]
 
@@ -12,7 +13,9 @@ Request logs go to stderr only, one short line per request.
 import argparse
 import json
 import signal
+import socket
 import sys
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +32,19 @@ class Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    def serve_in_thread(self, name):
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -125,6 +141,17 @@ class Handler(BaseHTTPRequestHandler):
         self.log_message("%s %s -> %s", self.command, self.path, code)
 
 
+def make_server(handler_cls, state, host="127.0.0.1", port=0, quiet=False):
+    """Binds a server (port 0 picks a free one); nothing is served until serve_forever."""
+    server_cls = Server
+    if ":" in host:  # IPv6 literal such as ::1
+        server_cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
+    server = server_cls((host, port), handler_cls)
+    server.quiet = quiet
+    server.state = state
+    return server
+
+
 def serve(handler_cls, description, add_args=None, make_state=None):
     """Parse the common flags, bind, announce READY, and serve until signalled."""
     parser = argparse.ArgumentParser(description=description)
@@ -134,16 +161,7 @@ def serve(handler_cls, description, add_args=None, make_state=None):
     if add_args:
         add_args(parser)
     args = parser.parse_args()
-
-    server_cls = Server
-    if ":" in args.host:  # IPv6 literal such as ::1
-        import socket
-
-        server_cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
-    server = server_cls((args.host, args.port), handler_cls)
-    server.quiet = args.quiet
-    server.args = args
-    server.state = make_state(args) if make_state else None
+    server = make_server(handler_cls, make_state(args) if make_state else None, args.host, args.port, args.quiet)
 
     # Turn SIGTERM into the same clean exit path as Ctrl-C.
     def _stop(signum, frame):
@@ -152,8 +170,9 @@ def serve(handler_cls, description, add_args=None, make_state=None):
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
-    print(f"READY {server.server_address[1]}", flush=True)
     try:
+        # Inside the try: a SIGTERM right after READY must still end in the clean exit.
+        print(f"READY {server.port}", flush=True)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass

@@ -8,8 +8,11 @@ Protocol: ``POST /`` with ``X-Amz-Target: RedshiftData.<Operation>`` and a JSON
 body. SigV4 is ignored. Implemented operations: ExecuteStatement,
 DescribeStatement, GetStatementResult, CancelStatement.
 
-Behaviour is driven by a *script* (``POST /_control/script``) that applies to
-statements submitted after it was set; see README.md for the control API.
+A statement is executed against a model of the cluster (redshift_model.py, loaded with
+``POST /_control/cluster``) by sqlexec.py when it is submitted, and DescribeStatement /
+GetStatementResult report what it did. A *script* (``POST /_control/script``) applies to
+statements submitted after it was set: it delays them, injects faults, forces an outcome, or
+(with ``columns`` and ``rows``) replays rows no SQL could produce. See README.md.
 
 Usage: python3 devstack/dataapi.py --port 0   # prints "READY <port>"
 """
@@ -24,6 +27,8 @@ import threading
 import time
 import uuid
 
+import redshift_model
+import sqlexec
 from _httpbase import Handler, serve
 
 AMZ_JSON = "application/x-amz-json-1.1"
@@ -45,6 +50,7 @@ DEFAULT_SCRIPT = {
     "throttle": {},
     "server_errors": {},
     "stall_ms": {},
+    "repeat_next_token": False,
 }
 
 NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
@@ -82,6 +88,8 @@ def parse_script(raw):
         raise ValueError("error must be a string")
     if not isinstance(script["page_size"], int) or script["page_size"] < 1:
         raise ValueError("page_size must be an integer >= 1")
+    if not isinstance(script["repeat_next_token"], bool):
+        raise ValueError("repeat_next_token must be true or false")
 
     columns = script["columns"]
     if not isinstance(columns, list):
@@ -126,20 +134,7 @@ def to_cell(value):
 
 
 def column_metadata(col):
-    return {
-        "name": col["name"],
-        "label": col["name"],
-        "typeName": col["type"],
-        "nullable": 1,
-        "isCaseSensitive": False,
-        "isCurrency": False,
-        "isSigned": True,
-        "length": 0,
-        "precision": 0,
-        "scale": 0,
-        "schemaName": "",
-        "tableName": "",
-    }
+    return sqlexec.column_metadata(col["name"], col["type"])
 
 
 class Statement:
@@ -150,7 +145,13 @@ class Statement:
         self.created_wall = time.time()
         self.created_mono = time.monotonic()
         self.cancelled_wall = None
-        self.pid = random.randint(1073741000, 1073749999)  # looks like a real pid
+        self.pid = random.randint(*redshift_model.PID_RANGE)
+        self.execution = None  # set when the statement ran against the cluster model
+
+    @property
+    def executes(self):
+        """Without scripted rows, a statement that may finish runs against the model."""
+        return not self.script["columns"] and self.script["outcome"] == "finished"
 
     def status(self):
         """Walk SUBMITTED -> PICKED -> STARTED -> outcome by elapsed time."""
@@ -164,6 +165,8 @@ class Statement:
             return "PICKED"
         if elapsed_ms < delay:
             return "STARTED"
+        if self.execution is not None and self.execution.error:
+            return "FAILED"
         return OUTCOME_STATUS[self.script["outcome"]]
 
     def updated_at(self, status):
@@ -173,13 +176,33 @@ class Statement:
         offset = {"SUBMITTED": 0.0, "PICKED": 0.1, "STARTED": 0.2}.get(status, 1.0)
         return self.created_wall + offset * delay_s
 
+    @property
+    def has_result_set(self):
+        if self.execution is not None:
+            return self.execution.has_result_set
+        return bool(self.script["columns"])
+
+    def columns(self):
+        if self.execution is not None:
+            return self.execution.columns
+        return [column_metadata(c) for c in self.script["columns"]]
+
     def records(self):
+        if self.execution is not None:
+            return self.execution.records
         return [[to_cell(v) for v in row] for row in self.script["rows"]]
+
+    @property
+    def error(self):
+        if self.execution is not None and self.execution.error:
+            return self.execution.error
+        return self.script["error"]
 
 
 class State:
     def __init__(self):
         self.lock = threading.Lock()
+        self.engine = sqlexec.Engine()
         self.reset()
 
     def reset(self):
@@ -188,6 +211,7 @@ class State:
             self.statements = {}
             self.client_tokens = {}
             self.calls = []
+            self.cluster = redshift_model.Cluster()
 
     def set_script_locked(self, script):
         self.script = script
@@ -223,10 +247,20 @@ class State:
         token = req.get("ClientToken")
         with self.lock:
             # Idempotency: the SDK auto-fills ClientToken and reuses it on retry.
+            st = self.statements.get(self.client_tokens.get(token)) if token else None
+            if st is None:
+                st = Statement(req, self.script)
+            cluster = self.cluster
+        if st.executes and st.execution is None:
+            # Outside the state lock: other calls go on while the engine works.
+            params = {p["name"]: p["value"] for p in req.get("Parameters") or []}
+            user = req.get("DbUser") or "awsuser"
+            st.execution = self.engine.execute(cluster, sql, params, user, req["Database"])
+            st.pid = st.execution.pid
+        with self.lock:
             if token and token in self.client_tokens:
                 st = self.statements[self.client_tokens[token]]
             else:
-                st = Statement(req, self.script)
                 self.statements[st.id] = st
                 if token:
                     self.client_tokens[token] = st.id
@@ -281,8 +315,8 @@ class State:
             # Duration is known once the statement reached any final state.
             "Duration": int(round((updated - st.created_wall) * 1e9)) if status in FINAL else -1,
             "QueryString": st.request["Sql"],
-            "HasResultSet": finished and bool(script["columns"]),
-            "ResultRows": len(script["rows"]) if finished else -1,
+            "HasResultSet": finished and st.has_result_set,
+            "ResultRows": len(st.records()) if finished else -1,
             "ResultSize": len(json.dumps(st.records())) if finished else -1,
             "RedshiftPid": st.pid,
             "IsBatchStatement": False,
@@ -294,27 +328,31 @@ class State:
         if st.request.get("Parameters"):
             out["QueryParameters"] = st.request["Parameters"]
         if status == "FAILED":
-            out["Error"] = script["error"]
+            out["Error"] = st.error
         return out
 
     def get_statement_result(self, req):
         with self.lock:
             st = self.find(req)
             status = st.status()
-        # A statement without columns (DDL-like) has no result set, as in AWS.
-        if status != "FINISHED" or not st.script["columns"]:
+        # A statement without columns (DDL-like, CANCEL) has no result set, as in AWS.
+        if status != "FINISHED" or not st.has_result_set:
             raise ApiError("ValidationException", NO_RESULT)
-        total = len(st.script["rows"])
-        offset = 0
+        records = st.records()
+        total = len(records)
+        page = st.script["page_size"]
         token = req.get("NextToken")
-        if token is not None:
-            offset = self.decode_token(token, st.id, total)
-        end = offset + st.script["page_size"]
-        out = {
-            "ColumnMetadata": [column_metadata(c) for c in st.script["columns"]],
-            "Records": st.records()[offset:end],
-            "TotalNumRows": total,
-        }
+        if st.script["repeat_next_token"]:
+            # A fault for the client's loop detection: the first page and the same token forever.
+            return {
+                "ColumnMetadata": st.columns(),
+                "Records": records[:page],
+                "TotalNumRows": total,
+                "NextToken": token or base64.b64encode(f"{st.id}:again".encode()).decode(),
+            }
+        offset = 0 if token is None else self.decode_token(token, st.id, total)
+        end = offset + page
+        out = {"ColumnMetadata": st.columns(), "Records": records[offset:end], "TotalNumRows": total}
         if end < total:
             out["NextToken"] = base64.b64encode(f"{st.id}:{end}".encode()).decode()
         return out
@@ -427,7 +465,40 @@ class DataApiHandler(Handler):
             with state.lock:
                 ids = list(state.statements)
             return self.send_json(200, [state.describe_statement({"Id": i}) for i in ids])
+        if path.startswith(("/_control/cluster", "/_control/clock", "/_control/queries")):
+            return self.cluster_control(state, path)
         return self.common_control(state, path)
+
+    def cluster_control(self, state, path):
+        """The cluster model: load a scenario, read it, move its clock, add and end queries."""
+        route = (self.command, path)
+        try:
+            if self.command == "POST":
+                body = self.read_json()
+            else:
+                self.read_body()  # keep the connection in sync
+                body = {}
+            if route == ("GET", "/_control/cluster"):
+                with state.cluster.lock:
+                    return self.send_json(200, state.cluster.to_json())
+            if route == ("POST", "/_control/cluster"):
+                cluster = redshift_model.Cluster.from_scenario(body)
+                with state.lock:
+                    state.cluster = cluster
+                return self.send_json(200, cluster.to_json())
+            cluster = state.cluster
+            with cluster.lock:
+                if route == ("POST", "/_control/clock"):
+                    cluster.move_clock(body)
+                    now = redshift_model.iso(cluster.now())
+                    return self.send_json(200, {"now": now, "frozen": cluster.frozen})
+                if route == ("POST", "/_control/queries"):
+                    return self.send_json(200, cluster.add_query(body).to_json())
+                if route == ("POST", "/_control/queries/end"):
+                    return self.send_json(200, cluster.end_from(body).to_json())
+        except (ValueError, redshift_model.ScenarioError) as err:
+            return self.send_json(400, {"error": str(err)})
+        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Self-test for the devstack servers (standard library unittest only).
+"""Self-test for the devstack servers (unittest; the stack's packages from .venv).
 
-Each test class starts its server as a subprocess with ``--port 0``, reads the
-``READY <port>`` line, talks to it with urllib / http.client, and stops it
-with SIGTERM (expecting exit status 0).
+The module starts one stack (stack.py, the launcher everything uses) and every test class talks
+to its service there with urllib / http.client, after resetting it. The launcher itself and a
+server started alone (``dataapi.py --port 0``) are tested at the end.
 
 Run: python3 -m unittest devstack/selftest.py -v
 """
@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,27 +22,20 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import stack  # noqa: E402
+
+STACK = None
 
 
-class ServerProcess:
-    """A devstack server child process and its announced port."""
+def setUpModule():
+    global STACK
+    STACK = stack.start()
 
-    def __init__(self, script, *extra):
-        cmd = [sys.executable, os.path.join(HERE, script), "--port", "0", "--quiet", *extra]
-        # stderr is inherited so a server traceback shows up in the test output.
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        line = []
-        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(10)
-        if not line or not line[0].startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError(f"{script} did not print READY (got {line!r})")
-        self.port = int(line[0].split()[1])
 
-    def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(5)
+def tearDownModule():
+    assert STACK.stop() == 0, "the stack did not exit cleanly on stdin EOF"
 
 
 def request(port, method, path, body=None, headers=None, raw=None, timeout=10):
@@ -58,18 +52,11 @@ def request(port, method, path, body=None, headers=None, raw=None, timeout=10):
 
 
 class ServerCase(unittest.TestCase):
-    script = None
-    extra = ()
+    service = None
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ServerProcess(cls.script, *cls.extra)
-        cls.port = cls.server.port
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.server.stop()
-        assert rc == 0, f"{cls.script} exited with {rc} on SIGTERM"
+        cls.port = STACK.ports[cls.service]
 
     def setUp(self):
         status, _, _ = request(self.port, "POST", "/_control/reset", {})
@@ -83,7 +70,7 @@ class ServerCase(unittest.TestCase):
 
 # --------------------------------------------------------------------------
 class DataApiTest(ServerCase):
-    script = "dataapi.py"
+    service = "dataapi"
     CLUSTER = {"ClusterIdentifier": "c1", "Database": "dev", "DbUser": "alerter"}
     COLUMNS = [{"name": "pid", "type": "int4"}, {"name": "query", "type": "varchar"}]
 
@@ -255,9 +242,114 @@ class DataApiTest(ServerCase):
         conn.close()
 
 
+    # ----- statements executed against the cluster model ----------------
+    SCENARIO = {
+        "now": "2026-11-28T09:45:30.250Z",
+        "frozen": True,
+        "monitor_pid": 777,
+        "users": [{"name": "alice", "id": 101}],
+        "queries": [
+            {"pid": 4242, "query_id": 9001, "user": "alice", "started_seconds_ago": 2850.25, "text": "select 1"},
+            {"pid": 4243, "user": None, "started_seconds_ago": 2000.5, "text": "x" * 250, "slices": 2},
+            {"pid": 4244, "user": "bob", "started_seconds_ago": 60, "text": "select 2"},
+            {"pid": 777, "user": "monitor", "started_seconds_ago": 9000, "text": "select 3"},
+        ],
+    }
+    SQL = (
+        "SELECT u.usename AS user_name, q.pid, MIN(q.starttime) AS start_time, "
+        "DATEDIFF(second, MIN(q.starttime), GETDATE()) / 60 AS elapsed_minutes, "
+        "LISTAGG(RTRIM(q.text)) WITHIN GROUP (ORDER BY q.sequence) AS query_text "
+        "FROM (SELECT DISTINCT userid, pid, starttime, sequence, text FROM svv_query_inflight "
+        "      WHERE pid <> pg_backend_pid()) q "
+        "LEFT JOIN pg_user u ON u.usesysid = q.userid "
+        "GROUP BY 1, 2 HAVING DATEDIFF(second, MIN(q.starttime), GETDATE()) / 60 >= CAST(:min_minutes AS INTEGER) "
+        "ORDER BY start_time"
+    )
+
+    def finished(self, sid):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            out = self.describe(sid)
+            if out["Status"] not in ("SUBMITTED", "PICKED", "STARTED"):
+                return out
+            time.sleep(0.02)
+        self.fail(f"statement {sid} never finished")
+
+    def test_statement_runs_against_the_loaded_cluster(self):
+        loaded = self.control("POST", "/_control/cluster", self.SCENARIO)
+        self.assertEqual(len(loaded["queries"]), 4)
+        self.control("POST", "/_control/script", {"delay_ms": 200, "page_size": 1})
+        sid = self.execute(self.SQL, Parameters=[{"name": "min_minutes", "value": "30"}])
+        self.assertIn(self.describe(sid)["Status"], ("SUBMITTED", "PICKED", "STARTED"))
+        out = self.finished(sid)
+        self.assertEqual((out["Status"], out["HasResultSet"], out["ResultRows"], out["RedshiftPid"]), ("FINISHED", True, 2, 777))
+        rows, token = [], None
+        while True:
+            status, page = self.api("GetStatementResult", {"Id": sid, **({"NextToken": token} if token else {})})
+            self.assertEqual(status, 200, page)
+            self.assertEqual([c["typeName"] for c in page["ColumnMetadata"]], ["name", "int4", "timestamp", "int8", "varchar"])
+            self.assertEqual(page["TotalNumRows"], 2)
+            rows += page["Records"]
+            token = page.get("NextToken")
+            if not token:
+                break
+        self.assertEqual(rows, [
+            [{"stringValue": "alice"}, {"longValue": 4242}, {"stringValue": "2026-11-28 08:58:00"}, {"longValue": 47}, {"stringValue": "select 1"}],
+            [{"isNull": True}, {"longValue": 4243}, {"stringValue": "2026-11-28 09:12:09.75"}, {"longValue": 33}, {"stringValue": "x" * 250}],
+        ])
+        # The statement ran as a query of its own, now in the history.
+        history = self.control("GET", "/_control/cluster")["history"]
+        self.assertEqual([(q["pid"], q["outcome"], q["user"]) for q in history], [(777, "success", "alerter")])
+
+    def test_a_statement_the_engine_refuses_fails_with_its_message(self):
+        self.control("POST", "/_control/cluster", {"kind": "serverless"})
+        sid = self.execute("select * from svv_query_inflight")
+        out = self.finished(sid)
+        self.assertEqual((out["Status"], out["Error"]), ("FAILED", 'ERROR: relation "svv_query_inflight" does not exist'))
+        self.assertEqual(out["ResultRows"], -1)
+
+    def test_cancel_through_the_data_api(self):
+        self.control("POST", "/_control/cluster", self.SCENARIO)
+        sid = self.execute("CANCEL 4242")
+        out = self.finished(sid)
+        self.assertEqual((out["Status"], out["HasResultSet"]), ("FINISHED", False))
+        status, err = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual((status, err["__type"]), (400, "ValidationException"))
+        ended = [q for q in self.control("GET", "/_control/cluster")["history"] if q["pid"] == 4242]
+        self.assertEqual(ended[0]["outcome"], "cancelled")
+
+    def test_repeat_next_token(self):
+        self.control("POST", "/_control/cluster", self.SCENARIO)
+        self.control("POST", "/_control/script", {"repeat_next_token": True, "page_size": 1})
+        sid = self.execute("select usename from pg_user order by usesysid")
+        self.finished(sid)
+        status, first = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual(status, 200, first)
+        for _ in range(3):
+            status, again = self.api("GetStatementResult", {"Id": sid, "NextToken": first["NextToken"]})
+            self.assertEqual((again["NextToken"], again["Records"]), (first["NextToken"], first["Records"]))
+
+    def test_cluster_control_api(self):
+        status, _, body = request(self.port, "POST", "/_control/cluster", {"queries": [{"pid": 1, "txt": "typo"}]})
+        self.assertEqual(status, 400)
+        self.assertIn("txt", json.loads(body)["error"])
+        self.control("POST", "/_control/cluster", {"now": "2026-11-28T09:00:00Z", "frozen": True})
+        self.assertEqual(self.control("POST", "/_control/clock", {"advance_seconds": 600})["now"], "2026-11-28T09:10:00.000000Z")
+        self.control("POST", "/_control/clock", {"now": "2026-11-28T10:00:00.5Z"})
+        added = self.control("POST", "/_control/queries", {"pid": 5, "started_seconds_ago": 30, "text": "select 5"})
+        self.assertEqual(added["start_time"], "2026-11-28T09:59:30.500000Z")
+        ended = self.control("POST", "/_control/queries/end", {"pid": 5, "outcome": "failed"})
+        self.assertEqual((ended["outcome"], ended["end_time"]), ("failed", "2026-11-28T10:00:00.500000Z"))
+        status, _, _ = request(self.port, "POST", "/_control/queries/end", {"pid": 5})
+        self.assertEqual(status, 400)
+        self.control("POST", "/_control/reset", {})
+        cluster = self.control("GET", "/_control/cluster")
+        self.assertEqual((cluster["kind"], cluster["frozen"], cluster["queries"]), ("provisioned", False, []))
+
+
 # --------------------------------------------------------------------------
 class SlackTest(ServerCase):
-    script = "slack.py"
+    service = "slack"
     HOOK = "/services/T000/B000/XXXX"
 
     def post(self, payload=None, raw=None):
@@ -344,8 +436,7 @@ class FakeFunction(threading.Thread):
 
 
 class RuntimeApiTest(ServerCase):
-    script = "runtime_api.py"
-    extra = ("--function-name", "fn-under-test")
+    service = "runtime"
 
     def invoke(self, event, **kw):
         return self.control("POST", "/_control/invoke", {"event": event, "timeout_ms": 10000, **kw})
@@ -361,7 +452,7 @@ class RuntimeApiTest(ServerCase):
         self.assertGreaterEqual(out["duration_ms"], 0)
         headers, event = fn.seen[0]
         self.assertEqual(event, {"source": "aws.events"})
-        self.assertTrue(headers["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:fn-under-test"))
+        self.assertTrue(headers["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:redshift-long-query-alert"))
         self.assertTrue(headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-"))
         deadline = int(headers["Lambda-Runtime-Deadline-Ms"])
         self.assertTrue(before_ms + 4000 < deadline < before_ms + 7000)
@@ -425,6 +516,59 @@ class RuntimeApiTest(ServerCase):
         self.assertEqual(out["status"], "init_error")
         self.assertEqual(out["error"]["errorType"], "Config")
         self.assertEqual(out["error_type_header"], "Runtime.Config")
+
+
+# --------------------------------------------------------------------------
+class LauncherTest(unittest.TestCase):
+    """stack.py as the Rust tests start it: READY with four ports, then stop on EOF or SIGTERM."""
+
+    def launch(self):
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "stack.py"), "--quiet", "--exit-on-stdin-eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        line = proc.stdout.readline()
+        self.assertTrue(line.startswith("READY {"), line)
+        ports = json.loads(line[len("READY "):])
+        self.assertEqual(sorted(ports), ["dataapi", "moto", "runtime", "slack"])
+        self.assertEqual(len(set(ports.values())), 4)
+        for service, path in (("moto", "/moto-api/data.json"), ("dataapi", "/_control/cluster"),
+                              ("slack", "/_control/received"), ("runtime", "/_control/stats")):
+            self.assertEqual(request(ports[service], "GET", path)[0], 200, service)
+        return proc, ports
+
+    def test_stops_on_stdin_eof(self):
+        proc, _ = self.launch()
+        proc.stdin.close()
+        self.assertEqual(proc.wait(10), 0)
+        self.assertEqual(proc.stdout.read(), "")  # exactly one line on stdout
+        proc.stdout.close()
+
+    def test_stops_on_sigterm(self):
+        proc, ports = self.launch()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0)
+        proc.stdin.close()
+        proc.stdout.close()
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", ports["dataapi"]), timeout=1).close()
+
+    def test_client_api(self):
+        arn = STACK.put_secret("selftest/secret", {"k": "v"})
+        self.assertIn(":secret:selftest/secret", arn)
+        env = STACK.env()
+        self.assertEqual(env["AWS_ENDPOINT_URL_DYNAMODB"], f"http://127.0.0.1:{STACK.ports['moto']}")
+        self.assertEqual(env["AWS_ENDPOINT_URL_REDSHIFT_DATA"], f"http://127.0.0.1:{STACK.ports['dataapi']}")
+        self.assertEqual(STACK.load_cluster({"kind": "serverless"})["kind"], "serverless")
+
+    def test_a_server_still_runs_alone(self):
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "slack.py"), "--port", "0", "--quiet"],
+                                stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        self.assertRegex(line, r"^READY \d+$")
+        proc.terminate()
+        self.assertEqual(proc.wait(5), 0)
+        proc.stdout.close()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-# Sourced by scripts/: creates .venv (once) with the local stack's packages and exports
-# DEVSTACK_PYTHON and MOTO_SERVER, which the integration tests use.
+# Sourced by scripts/: creates .venv (once) with the local stack's packages (moto, duckdb,
+# sqlglot) and exports DEVSTACK_PYTHON and MOTO_SERVER, which the integration tests use.
 venv_dir="${VENV_DIR:-$PWD/.venv}"
 if [ ! -x "$venv_dir/bin/python" ]; then
     echo "== creating $venv_dir" >&2
     python3 -m venv "$venv_dir"
 fi
-if ! "$venv_dir/bin/python" -c "import moto" 2>/dev/null \
+if ! "$venv_dir/bin/python" -c "import moto, duckdb, sqlglot" 2>/dev/null \
    || [ devstack/requirements.txt -nt "$venv_dir/.requirements-installed" ]; then
     echo "== installing devstack/requirements.txt into $venv_dir" >&2
     "$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check -r devstack/requirements.txt

@@ -1,0 +1,411 @@
+"""Runs a Redshift statement against the cluster model (redshift_model.py).
+
+The statement is parsed with sqlglot's Redshift reader, adjusted where DuckDB's meaning differs
+from Redshift's, written out for DuckDB and run over tables rebuilt from the model's system
+views. What Redshift would do differently is closed here, each where it is done:
+
+- Data API parameters reach Redshift as strings: each ``:name`` becomes a string literal.
+- ``GETDATE()`` is the statement's start, truncated to the second; ``SYSDATE`` keeps the
+  microseconds (its docs: the start of the transaction, which the Data API opens per statement).
+- ``pg_backend_pid()`` is the statement's own pid.
+- ``/`` between integers truncates toward zero: DuckDB's ``integer_division`` setting gives that
+  whatever the operands are (a column, ``DATEDIFF(...)``, a literal), with no type inference.
+- ``LISTAGG`` has no delimiter unless given one, skips empty strings, and fails the whole
+  statement past 65,535 bytes (error 8001).
+- Trailing blanks do not count when strings are compared (Redshift's rule for CHAR and VARCHAR):
+  both sides of a comparison of two strings are RTRIM'd, and LENGTH of a CHAR leaves its padding
+  out. CHAR values are stored padded, as Redshift returns them, so ``status = 'running'`` needs
+  this. Which operands are strings comes from sqlglot's type annotation against the views'
+  columns; when it cannot type the statement, the rule is not applied.
+- ``CANCEL pid`` and ``SELECT pg_terminate_backend(pid)`` act on the model; ``SET ...`` is
+  accepted and changes nothing.
+
+A statement the engine refuses fails with ``ERROR: ...`` and never takes the server down.
+"""
+
+import datetime as dt
+import decimal
+import re
+import sys
+import threading
+import traceback
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+import redshift_model as model
+
+LISTAGG_LIMIT = 65535
+LISTAGG_ERROR = "Result size exceeds LISTAGG limit"
+CANCEL = re.compile(r"\s*cancel\s+(\d+)(?:\s+'(?:[^']|'')*')?\s*;?\s*", re.IGNORECASE)
+NO_SESSION = (
+    "ERROR: Session {pid} does not exist. The session PID might have changed. "
+    "Check the stl_restarted_sessions system table for details."
+)
+# The schemas a system view may be named with.
+SYSTEM_SCHEMAS = ("", "pg_catalog", "public")
+T = exp.DataType.Type
+TEXT_TYPES = {T.CHAR, T.NCHAR, T.VARCHAR, T.NVARCHAR, T.TEXT, T.NAME, T.BPCHAR}
+COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+# DuckDB type -> (Data API typeName, cell kind)
+DUCKDB_TYPES = {
+    "TINYINT": ("int2", "long"), "SMALLINT": ("int2", "long"), "INTEGER": ("int4", "long"),
+    # SUM(integer) is HUGEINT in DuckDB and bigint in Redshift.
+    "BIGINT": ("int8", "long"), "HUGEINT": ("int8", "long"), "UBIGINT": ("int8", "long"),
+    "UINTEGER": ("int8", "long"), "USMALLINT": ("int4", "long"), "UTINYINT": ("int2", "long"),
+    "DOUBLE": ("float8", "double"), "FLOAT": ("float4", "double"),
+    "BOOLEAN": ("bool", "boolean"), "VARCHAR": ("varchar", "string"),
+    "TIMESTAMP": ("timestamp", "timestamp"), "TIMESTAMP WITH TIME ZONE": ("timestamptz", "timestamp"),
+    "DATE": ("date", "string"), "TIME": ("time", "string"), "INTERVAL": ("interval", "string"),
+}
+
+
+class SqlError(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class Execution:
+    """What a statement did: its pid and query id, and either a result or an error."""
+
+    def __init__(self, pid, query_id):
+        self.pid = pid
+        self.query_id = query_id
+        self.columns = None  # ColumnMetadata dicts when the statement returns rows
+        self.records = []  # rows of Data API cells
+        self.error = None
+
+    @property
+    def has_result_set(self):
+        return self.columns is not None
+
+
+def column_metadata(name, type_name, precision=0, scale=0):
+    text = type_name in ("varchar", "bpchar", "name")
+    return {
+        "name": name, "label": name, "typeName": type_name, "nullable": 1,
+        "isCaseSensitive": text, "isCurrency": False,
+        "isSigned": type_name in ("int2", "int4", "int8", "numeric", "float4", "float8"),
+        "length": 0, "precision": precision, "scale": scale, "schemaName": "", "tableName": "",
+    }
+
+
+def render_timestamp(value):
+    """As Redshift prints a timestamp: a space, no zone, the fraction without trailing zeros."""
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def to_cell(value, kind):
+    if value is None:
+        return {"isNull": True}
+    if kind == "long":
+        return {"longValue": int(value)}
+    if kind == "double":
+        return {"doubleValue": float(value)}
+    if kind == "boolean":
+        return {"booleanValue": bool(value)}
+    if kind == "timestamp" and isinstance(value, dt.datetime):
+        suffix = "+00" if value.tzinfo is not None else ""
+        return {"stringValue": render_timestamp(value.astimezone(dt.timezone.utc) if suffix else value) + suffix}
+    if isinstance(value, decimal.Decimal):
+        return {"stringValue": format(value, "f")}
+    return {"stringValue": str(value)}
+
+
+def pad(value, length):
+    return value if value is None else value[:length].ljust(length)
+
+
+# ----- the translation from Redshift SQL to DuckDB SQL -----------------------------------------
+def parse_one(sql):
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="redshift") if s is not None]
+    except SqlglotError as err:
+        raise SqlError(f"ERROR: syntax error: {str(err).splitlines()[0]}") from None
+    if not statements:
+        raise SqlError("ERROR: empty query")
+    if len(statements) > 1:
+        raise SqlError("ERROR: cannot insert multiple commands into a prepared statement")
+    return statements[0]
+
+
+def bind_parameters(tree, parameters):
+    for node in list(tree.find_all(exp.Placeholder)):
+        name = node.name
+        if name not in parameters:
+            raise SqlError(f"ERROR: no value for parameter :{name}")
+        node.replace(exp.Literal.string(parameters[name]))
+
+
+def cte_names(tree):
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def referenced_views(tree, kind):
+    """Names of the system views the statement reads; an unknown relation fails like Redshift."""
+    available = model.views_for(kind)
+    local = cte_names(tree)
+    names = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            raise SqlError(f"ERROR: function {table.this.sql('redshift')} does not exist")
+        name, schema = table.name.lower(), table.db.lower()
+        if not schema and name in local:
+            continue
+        if schema not in SYSTEM_SCHEMAS or name not in available:
+            shown = f"{schema}.{name}" if schema else name
+            raise SqlError(f'ERROR: relation "{shown}" does not exist')
+        names.add(name)
+        table.set("db", None)
+        table.set("catalog", None)
+    return names
+
+
+def sqlglot_schema(names):
+    return {n: {c.name: c.sqlglot_type for c in model.VIEWS[n].columns} for n in names}
+
+
+def annotated(tree, names):
+    """The tree qualified and typed against the views' schemas, or None when sqlglot cannot
+    resolve it (the statement then runs as written and DuckDB reports what is wrong)."""
+    schema = sqlglot_schema(names)
+    try:
+        qualified = qualify(tree.copy(), schema=schema, dialect="redshift")
+        return annotate_types(qualified, schema=schema, dialect="redshift")
+    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def is_text(node):
+    if isinstance(node, exp.Literal):
+        return node.is_string
+    return node.type is not None and node.type.this in TEXT_TYPES
+
+
+def rtrim(node):
+    return exp.Trim(this=node, position="TRAILING")
+
+
+def ignore_trailing_blanks(tree):
+    """Both sides of a comparison of strings are RTRIM'd, and LENGTH of a CHAR leaves its
+    padding out, as in Redshift. Needs the annotated tree (types of columns through CTEs)."""
+    # Only where both sides are known to be strings: `bigint_column = '30'` must stay as it is.
+    for node in list(tree.find_all(*COMPARISONS)):
+        left, right = node.this, node.expression
+        if is_text(left) and is_text(right):
+            node.set("this", rtrim(left.copy()))
+            node.set("expression", rtrim(right.copy()))
+    for node in list(tree.find_all(exp.In)):
+        items = node.expressions
+        if items and is_text(node.this) and all(is_text(i) for i in items):
+            node.set("this", rtrim(node.this.copy()))
+            node.set("expressions", [rtrim(i.copy()) for i in items])
+    for node in list(tree.find_all(exp.Length)):
+        arg = node.this
+        if arg.type is not None and arg.type.this in (T.CHAR, T.NCHAR, T.BPCHAR):
+            node.set("this", rtrim(arg.copy()))
+
+
+def redshift_listagg(tree):
+    for concat in list(tree.find_all(exp.GroupConcat)):
+        value, separator = concat.this, concat.args.get("separator")
+        distinct = isinstance(value, exp.Distinct)
+        if distinct:
+            # sqlglot reads LISTAGG(DISTINCT x, ',') as DISTINCT over (x, ',').
+            parts = value.expressions
+            value = parts[0]
+            if len(parts) > 1 and separator is None:
+                separator = parts[1]
+        skipped_empty = exp.Nullif(this=value.copy(), expression=exp.Literal.string(""))
+        concat.set("this", exp.Distinct(expressions=[skipped_empty]) if distinct else skipped_empty)
+        if distinct and isinstance(concat.parent, exp.WithinGroup):
+            # DuckDB wants a DISTINCT aggregate ordered by its very argument.
+            for ordered in concat.parent.expression.expressions:
+                if ordered.this == value:
+                    ordered.set("this", skipped_empty.copy())
+        concat.set("separator", separator if separator is not None else exp.Literal.string(""))
+        outer = concat
+        while isinstance(outer.parent, (exp.WithinGroup, exp.Window)):
+            outer = outer.parent
+        checked = exp.Anonymous(this="rs_listagg_check", expressions=[outer.copy()])
+        outer.replace(checked)
+
+
+def clock_and_session(tree, start, pid):
+    getdate = start.replace(microsecond=0)
+    for node in list(tree.find_all(exp.CurrentTimestamp)):
+        value = start if node.args.get("sysdate") else getdate
+        node.replace(exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP"))
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "pg_backend_pid" and not node.expressions:
+            node.replace(exp.cast(exp.Literal.number(pid), "INT"))
+
+
+def terminate_target(tree):
+    """The pid of `SELECT pg_terminate_backend(pid)`, else None."""
+    if not isinstance(tree, exp.Select) or tree.args.get("from_") or len(tree.expressions) != 1:
+        return None
+    call = tree.expressions[0]
+    call = call.this if isinstance(call, exp.Alias) else call
+    if not (isinstance(call, exp.Anonymous) and call.name.lower() == "pg_terminate_backend"):
+        return None
+    if len(call.expressions) != 1 or not isinstance(call.expressions[0], exp.Literal):
+        raise SqlError("ERROR: pg_terminate_backend takes one process id")
+    try:
+        return int(call.expressions[0].this)
+    except ValueError:
+        raise SqlError(f"ERROR: invalid input syntax for integer: \"{call.expressions[0].this}\"") from None
+
+
+def result_types(annotated_tree):
+    """Data API type names sqlglot can tell and DuckDB cannot: CHAR (bpchar) and NAME."""
+    if annotated_tree is None or not isinstance(annotated_tree, exp.Query):
+        return {}
+    out = {}
+    for i, select in enumerate(annotated_tree.selects):
+        if select.type is not None and select.type.this in (T.CHAR, T.BPCHAR, T.NCHAR):
+            out[i] = "bpchar"
+        elif select.type is not None and select.type.this == T.NAME:
+            out[i] = "name"
+    return out
+
+
+def engine_error(err, query_id):
+    """DuckDB's refusal, worded like Redshift's where the two disagree only in wording."""
+    text = str(err)
+    if LISTAGG_ERROR in text:
+        return (
+            f"ERROR: {LISTAGG_ERROR}\n  Detail: \n  -----------------------------------------------\n"
+            f"  error:  {LISTAGG_ERROR}\n  code:      8001\n  context:   LISTAGG limit: {LISTAGG_LIMIT}\n"
+            f"  query:     {query_id}\n  location:  string_ops.cpp:116\n"
+            f"  -----------------------------------------------"
+        )
+    if "Division by zero" in text:
+        return "ERROR: division by zero"
+    missing = re.search(r'Referenced column "([^"]+)" not found', text)
+    if missing:
+        return f'ERROR: column "{missing.group(1)}" does not exist'
+    missing = re.search(r"Table with name (\S+) does not exist", text)
+    if missing:
+        return f'ERROR: relation "{missing.group(1)}" does not exist'
+    first = text.splitlines()[0] if text else type(err).__name__
+    return f"ERROR: {first}"
+
+
+class Engine:
+    """One DuckDB connection; statements run one at a time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.con = duckdb.connect(":memory:")
+        self.con.execute(
+            "CREATE MACRO rs_listagg_check(x) AS "
+            f"CASE WHEN strlen(x) > {LISTAGG_LIMIT} THEN error('{LISTAGG_ERROR}') ELSE x END"
+        )
+        for setting in (
+            "SET integer_division = true",
+            "SET TimeZone = 'UTC'",
+            # The statement comes from a test or a user of the local stack: no files, no network.
+            "SET enable_external_access = false",
+            "SET lock_configuration = true",
+        ):
+            self.con.execute(setting)
+
+    def execute(self, cluster, sql, parameters=None, user="awsuser", database="dev"):
+        """Runs `sql` as a statement submitted now; returns an Execution (never raises SqlError)."""
+        with cluster.lock, self.lock:
+            start = cluster.now()
+            own = cluster.begin_statement(sql, user, database, start)
+            run = Execution(own.pid, own.query_id)
+            try:
+                self.run(cluster, own, run, sql, parameters or {}, start)
+            except SqlError as err:
+                run.error = err.message
+            except Exception as err:  # a gap in the engine: the statement fails, the server goes on
+                traceback.print_exc(file=sys.stderr)
+                run.columns, run.records = None, []
+                run.error = f"ERROR: the local engine cannot run this statement ({type(err).__name__}: {err})"
+            own.returned_rows = len(run.records)
+            if own in cluster.inflight:  # unless it cancelled itself
+                cluster.finish(own, "failed" if run.error else "success", run.error)
+            return run
+
+    def run(self, cluster, own, run, sql, parameters, start):
+        cancel = CANCEL.fullmatch(sql)
+        if cancel:
+            self.end_session(cluster, int(cancel.group(1)))
+            return
+        tree = parse_one(sql)
+        if isinstance(tree, exp.Set):
+            return  # session settings (statement_timeout, query_group ...) change nothing modelled
+        bind_parameters(tree, parameters)
+        target = terminate_target(tree)
+        if target is not None:
+            self.end_session(cluster, target)
+            run.columns = [column_metadata("pg_terminate_backend", "bool")]
+            run.records = [[{"booleanValue": True}]]
+            return
+        names = referenced_views(tree, cluster.kind)
+        clock_and_session(tree, start, own.pid)
+        redshift_listagg(tree)
+        typed = annotated(tree, names)
+        if typed is not None:
+            ignore_trailing_blanks(typed)
+        char_columns = result_types(typed)
+        duck_sql = (typed or tree).sql(dialect="duckdb")
+        try:
+            for name in sorted(names):
+                self.load(cluster, model.VIEWS[name], start)
+            result = self.con.execute(duck_sql)
+            rows = result.fetchall() if result.description else None
+        except duckdb.Error as err:
+            raise SqlError(engine_error(err, own.query_id)) from None
+        if rows is None:
+            return
+        kinds = []
+        run.columns = []
+        for i, (name, duck_type, *_rest) in enumerate(result.description):
+            type_text = str(duck_type)
+            precision = scale = 0
+            decimal_type = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", type_text)
+            if decimal_type:
+                type_name, kind = "numeric", "string"
+                precision, scale = int(decimal_type.group(1)), int(decimal_type.group(2))
+            else:
+                type_name, kind = DUCKDB_TYPES.get(type_text, ("varchar", "string"))
+            if type_name == "varchar":
+                type_name = char_columns.get(i, "varchar")
+            run.columns.append(column_metadata(name, type_name, precision, scale))
+            kinds.append(kind)
+        run.records = [[to_cell(v, k) for v, k in zip(row, kinds)] for row in rows]
+
+    @staticmethod
+    def end_session(cluster, pid):
+        try:
+            cluster.end_query(pid, "cancelled", "Query cancelled on user's request")
+        except model.ScenarioError:
+            raise SqlError(NO_SESSION.format(pid=pid)) from None
+
+    def load(self, cluster, view, now):
+        """Rebuilds the view's table from the model: one list per column, unnested by DuckDB
+        (row-by-row inserts take seconds for a few thousand chunk rows)."""
+        columns = [[] for _ in view.columns]
+        for row in view.rows(cluster, now):
+            for values, value in zip(columns, row):
+                values.append(value)
+        for values, column in zip(columns, view.columns):
+            if column.char_length:
+                values[:] = [pad(v, column.char_length) for v in values]
+        selects = ", ".join(
+            f"unnest(${i + 1}::{c.duckdb_type}[]) AS \"{c.name}\"" for i, c in enumerate(view.columns)
+        )
+        self.con.execute(f'CREATE OR REPLACE TABLE "{view.name}" AS SELECT {selects}', columns)
