@@ -35,9 +35,11 @@ def parse_or_raw(raw):
 
 
 class Invocation:
-    def __init__(self, event, deadline_ms):
+    def __init__(self, event, deadline_ms, raw_event=None):
         self.id = str(uuid.uuid4())
-        self.event_body = json.dumps(event).encode("utf-8")
+        # raw_event: a body Lambda itself would never pass on (not JSON), to prove the function
+        # still answers with one of its own error types.
+        self.event_body = raw_event.encode("utf-8") if raw_event is not None else json.dumps(event).encode("utf-8")
         self.deadline_ms = deadline_ms
         self.fetched_mono = None  # set when /next hands it to the function
         self.outcome = None  # the dict /_control/invoke returns, once done
@@ -170,6 +172,9 @@ class RuntimeHandler(Handler):
         try:
             body = self.read_json()
             event = body.get("event", {})
+            raw_event = body.get("raw_event")
+            if raw_event is not None and not isinstance(raw_event, str):
+                raise ValueError("raw_event must be a string")
             deadline_ms = int(body.get("deadline_ms", 10000))
             timeout_ms = float(body.get("timeout_ms", 60000))
         except (ValueError, AttributeError, TypeError) as err:
@@ -177,7 +182,7 @@ class RuntimeHandler(Handler):
         with state.cond:
             if state.init_error:
                 return self.send_json(200, state.init_error)
-            inv = Invocation(event, deadline_ms)
+            inv = Invocation(event, deadline_ms, raw_event)
             state.queue.append(inv)
             state.by_id[inv.id] = inv
             state.cond.notify_all()

@@ -520,7 +520,7 @@ class RuntimeApiTest(ServerCase):
 
 # --------------------------------------------------------------------------
 class LauncherTest(unittest.TestCase):
-    """stack.py as the Rust tests start it: READY with four ports, then stop on EOF or SIGTERM."""
+    """stack.py as the Rust tests start it: READY with five ports, then stop on EOF or SIGTERM."""
 
     def launch(self):
         proc = subprocess.Popen(
@@ -530,10 +530,11 @@ class LauncherTest(unittest.TestCase):
         line = proc.stdout.readline()
         self.assertTrue(line.startswith("READY {"), line)
         ports = json.loads(line[len("READY "):])
-        self.assertEqual(sorted(ports), ["dataapi", "moto", "runtime", "slack"])
-        self.assertEqual(len(set(ports.values())), 4)
+        self.assertEqual(sorted(ports), ["dataapi", "moto", "runtime", "secrets", "slack"])
+        self.assertEqual(len(set(ports.values())), 5)
         for service, path in (("moto", "/moto-api/data.json"), ("dataapi", "/_control/cluster"),
-                              ("slack", "/_control/received"), ("runtime", "/_control/stats")):
+                              ("slack", "/_control/received"), ("runtime", "/_control/stats"),
+                              ("secrets", "/_control/calls")):
             self.assertEqual(request(ports[service], "GET", path)[0], 200, service)
         return proc, ports
 
@@ -569,6 +570,67 @@ class LauncherTest(unittest.TestCase):
         proc.terminate()
         self.assertEqual(proc.wait(5), 0)
         proc.stdout.close()
+
+
+# --------------------------------------------------------------------------
+class SecretsFaultTest(unittest.TestCase):
+    """secrets.py: a scripted fault per secret id; everything else passes through to moto."""
+
+    def sm(self, operation, body, timeout=10):
+        return request(STACK.ports["secrets"], "POST", "/", body, timeout=timeout, headers={
+            "X-Amz-Target": f"secretsmanager.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/secretsmanager/"
+                             "aws4_request, SignedHeaders=host, Signature=0",
+        })
+
+    def setUp(self):
+        STACK.control("secrets", "POST", "/_control/reset")
+
+    def test_unscripted_secrets_come_from_moto(self):
+        STACK.put_secret("faults/plain", {"k": "v"})
+        status, _, body = self.sm("GetSecretValue", {"SecretId": "faults/plain"})
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(json.loads(body)["SecretString"]), {"k": "v"})
+
+    def test_each_fault_answers_as_scripted(self):
+        STACK.control("secrets", "POST", "/_control/script", {"faults": {
+            "garbage": {"status": 200, "body": '{"SecretString": "trunc'},
+            "echo": {"status": 400, "error": {"__type": "ValidationException", "message": "bad: TOKEN"}},
+            "given": {"secret_string": "{\"a\": 1}"},
+            "slow": {"hang_ms": 1500, "status": 500},
+        }})
+        self.assertEqual(self.sm("GetSecretValue", {"SecretId": "garbage"})[2], b'{"SecretString": "trunc')
+        status, _, body = self.sm("GetSecretValue", {"SecretId": "echo"})
+        self.assertEqual((status, json.loads(body)["__type"]), (400, "ValidationException"))
+        self.assertEqual(json.loads(self.sm("GetSecretValue", {"SecretId": "given"})[2])["SecretString"],
+                         '{"a": 1}')
+        started = time.monotonic()
+        self.assertEqual(self.sm("GetSecretValue", {"SecretId": "slow"})[0], 500)
+        self.assertGreaterEqual(time.monotonic() - started, 1.4)
+        calls = STACK.control("secrets", "GET", "/_control/calls")
+        self.assertEqual([c["secret_id"] for c in calls], ["garbage", "echo", "given", "slow"])
+
+    def test_a_typo_in_a_fault_is_refused(self):
+        status, _, _ = request(STACK.ports["secrets"], "POST", "/_control/script",
+                               {"faults": {"x": {"hang": 1}}})
+        self.assertEqual(status, 400)
+
+
+class RawEventTest(unittest.TestCase):
+    def test_a_raw_event_body_reaches_the_function_as_is(self):
+        runtime = STACK.ports["runtime"]
+        STACK.control("runtime", "POST", "/_control/reset")
+        answers = []
+        invoker = threading.Thread(target=lambda: answers.append(request(
+            runtime, "POST", "/_control/invoke", {"raw_event": "{not json", "timeout_ms": 5000})))
+        invoker.start()
+        status, headers, body = request(runtime, "GET", "/2018-06-01/runtime/invocation/next")
+        self.assertEqual((status, body), (200, b"{not json"))
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        request(runtime, "POST", f"/2018-06-01/runtime/invocation/{request_id}/response", {"ok": 1})
+        invoker.join(10)
+        self.assertEqual(json.loads(answers[0][2])["status"], "ok")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ Slack receiver and the Lambda Runtime API harness, each on a free 127.0.0.1 port
 
     python3 devstack/stack.py [--quiet] [--exit-on-stdin-eof] [--sample]
 
-prints exactly one line, ``READY {"moto": P1, "dataapi": P2, "slack": P3, "runtime": P4}``, then
+prints exactly one line, ``READY {"moto": P1, "dataapi": P2, "slack": P3, "runtime": P4,
+"secrets": P5}`` (``secrets``: Secrets Manager with faults on request, in front of moto), then
 serves until SIGTERM or SIGINT, or (``--exit-on-stdin-eof``) until its stdin reaches EOF: a parent
 that keeps the pipe open and drops it stops the stack even when the parent dies. ``--sample``
 (``scripts/stack up``) also stores the sample secret, loads the sample queries and prints the
@@ -36,7 +37,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-SERVICES = ("moto", "dataapi", "slack", "runtime")
+SERVICES = ("moto", "dataapi", "slack", "runtime", "secrets")
 
 
 # ----- the client side -----------------------------------------------------------------------
@@ -183,6 +184,7 @@ def serve_all(quiet):
     import _httpbase
     import dataapi
     import runtime_api
+    import secrets
     import slack
 
     if quiet:
@@ -196,9 +198,12 @@ def serve_all(quiet):
             runtime_api.RuntimeHandler, runtime_api.State("redshift-long-query-alert"), HOST, 0, quiet
         ),
     }
+    moto_port = moto.get_host_and_port()[1]
+    # Secrets Manager with faults on request, passing everything else to moto.
+    servers["secrets"] = _httpbase.make_server(secrets.SecretsHandler, secrets.State(moto_port), HOST, 0, quiet)
     for name, server in servers.items():
         server.serve_in_thread(name)
-    ports = {"moto": moto.get_host_and_port()[1], **{n: s.port for n, s in servers.items()}}
+    ports = {"moto": moto_port, **{n: s.port for n, s in servers.items()}}
     give_up = time.monotonic() + 60
     while not moto_ready(ports["moto"]):
         if time.monotonic() > give_up:

@@ -182,6 +182,13 @@ impl AwsFailure {
             SdkError::DispatchFailure(d) if d.is_timeout() => FailureKind::Timeout,
             SdkError::DispatchFailure(d) if d.is_io() => FailureKind::Unreachable,
             SdkError::ResponseError(_) => FailureKind::Unreadable,
+            // A success status the SDK could not parse, or an error without a code: the answer
+            // itself is broken.
+            SdkError::ServiceError(_)
+                if code.is_none() || status.is_some_and(|s| (200..300).contains(&s)) =>
+            {
+                FailureKind::Unreadable
+            }
             SdkError::ServiceError(_) => match code.as_deref() {
                 Some(c) if c.contains("Throttl") || c == "TooManyRequestsException" => {
                     FailureKind::Throttled

@@ -1,29 +1,34 @@
-//! The real binary's `check` command against the local stack.
+//! The real binary's `check` command against the local stack: the statement runs on the local
+//! Redshift's model of the cluster, so what Slack receives is what the SQL computed.
 
 mod support;
 
 use serde_json::{json, Value};
-use support::{assert_no_secret, pids_in, row, Stack, DB_USER};
+use support::cluster::minutes;
+use support::slack::query_text;
+use support::{assert_no_secret, at, pids_in, query, Stack, DB_USER, NOW};
 
 const SECRET: &str = "test/redshift-long-query-alert";
 
 #[test]
 fn long_queries_are_posted_to_slack_with_the_right_payload() {
-    // GIVEN two long-running queries, one with a space exactly at a chunk boundary
+    // GIVEN two long-running queries, one with a space as the 200th character, where Redshift
+    // cuts its first chunk, and a line break in the next chunk
     let stack = Stack::with_secret(SECRET);
-    // "GROUP" ends at byte 199 and the chunk's last byte is the space before "BY".
     let head = "SELECT user_id, count(*) FROM events WHERE tag <> '";
     let filler = "x".repeat(199 - head.len() - "' GROUP".len());
     let boundary = format!("{head}{filler}' GROUP BY user_id");
     assert_eq!(&boundary[194..200], "GROUP ");
-    stack.script_rows(
+    let alice_text = format!("{boundary}\nORDER BY 2");
+    stack.load_cluster(at(
+        NOW,
         vec![
-            row(Some("alice"), 4242, 41, &format!("{boundary}\nORDER BY 2")),
-            row(None, 4343, 55, "select * from big_table"),
+            // Started 09:15:00 UTC: 18:15 in Tokyo.
+            query(4242, Some("alice"), 45.0 * 60.0, &alice_text),
+            query(4343, None, minutes(55), "select * from big_table"),
+            query(4444, Some("bob"), minutes(20), "select 1"),
         ],
-        0,
-        100,
-    );
+    ));
 
     // WHEN one check runs with a time zone
     let run = stack.run_cli(
@@ -39,27 +44,27 @@ fn long_queries_are_posted_to_slack_with_the_right_payload() {
         &[],
     );
 
-    // THEN one message reached Slack, and it shows both queries readably
+    // THEN one message reached Slack, and it shows both long queries readably
     let summary = run.summary();
     let received = stack.slack_received();
     assert_eq!(received.len(), 1);
+    assert_eq!(pids_in(&received), [4343, 4242], "oldest first");
     let message = &received[0];
     let all = message.to_string();
     assert!(
-        all.contains("alice") && all.contains("(dropped user)"),
+        all.contains("`alice`") && all.contains("(dropped user)"),
         "{all}"
     );
     assert!(all.contains("2026-11-28 18:15:00 JST"), "{all}");
-    assert!(
-        all.contains("GROUP BY user_id\\nORDER BY 2"),
-        "stitched, line break restored: {all}"
+    assert_eq!(
+        query_text(&received, 4242).unwrap(),
+        alice_text,
+        "stitched, the boundary space kept, the line break restored"
     );
-    assert!(!all.contains("GROUPBY"));
     assert!(message["text"]
         .as_str()
         .unwrap()
         .contains("2 Redshift queries running for 37+ min"));
-    assert_eq!(pids_in(&received), [4242, 4343]);
 
     // AND the statement was submitted once, with the window as parameters
     let executes = stack.calls_of("ExecuteStatement");
@@ -104,12 +109,11 @@ fn long_queries_are_posted_to_slack_with_the_right_payload() {
     assert_eq!(summary["timezone"], "Asia/Tokyo");
     assert_eq!(summary["messages_posted"], 1);
     assert_eq!(summary["dry_run"], false);
-    assert_eq!(summary["queries"].as_array().unwrap().len(), 2);
-    assert_eq!(summary["queries"][0]["user"], "alice");
-    assert_eq!(summary["queries"][1]["user"], Value::Null);
-    assert!(summary["statement_id"]
-        .as_str()
-        .is_some_and(|s| !s.is_empty()));
+    assert_eq!(summary["queries"][1]["user"], "alice");
+    assert_eq!(summary["queries"][1]["elapsed_minutes"], 45);
+    assert_eq!(summary["queries"][1]["start_time"], "2026-11-28T09:15:00Z");
+    assert_eq!(summary["queries"][0]["user"], Value::Null);
+    assert_eq!(summary["queries_past_threshold"], 2);
     assert!(!run.stdout().contains("big_table"));
     assert_no_secret(&run.all_output());
 }
@@ -117,11 +121,12 @@ fn long_queries_are_posted_to_slack_with_the_right_payload() {
 #[test]
 fn nothing_found_posts_nothing() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
+    stack.load_cluster(at(NOW, vec![query(1, Some("a"), minutes(5), "select 1")]));
     let summary = stack
         .run_cli(&["check", "--secret-id", SECRET], &[])
         .summary();
     assert_eq!(summary["queries"], json!([]));
+    assert_eq!(summary["queries_past_threshold"], 0);
     assert_eq!(summary["messages_posted"], 0);
     assert!(
         stack.slack_attempts().is_empty(),
@@ -152,12 +157,18 @@ fn a_failed_statement_reports_redshifts_message_and_posts_nothing() {
 #[test]
 fn a_slow_statement_is_waited_for() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("bob"), 7, 33, "select 1")], 1_500, 100);
-    let run = stack.run_cli(&["check", "--secret-id", SECRET], &[]);
-    let summary = run.summary();
+    stack.load_cluster(at(
+        NOW,
+        vec![query(7, Some("bob"), minutes(33), "select 1")],
+    ));
+    stack.script_data_api(json!({"delay_ms": 1500}));
+    let summary = stack
+        .run_cli(&["check", "--secret-id", SECRET], &[])
+        .summary();
     assert_eq!(summary["messages_posted"], 1);
+    // The stand-in's 1.5 s run from submission; the wait is measured from its answer.
     assert!(
-        summary["statement_wait_ms"].as_u64().unwrap() >= 1_500,
+        summary["statement_wait_ms"].as_u64().unwrap() >= 1_400,
         "{summary}"
     );
     let describes = stack.calls_of("DescribeStatement").len();
@@ -170,34 +181,31 @@ fn a_slow_statement_is_waited_for() {
 
 #[test]
 fn every_page_of_the_result_is_reported() {
-    // GIVEN 5 queries served 2 per page: 3 pages
+    // GIVEN 5 long queries served 2 per page: 3 pages
     let stack = Stack::with_secret(SECRET);
-    let rows = (1..=5)
-        .map(|i| row(Some("etl"), 100 + i, 40, "select 1"))
+    let queries = (1..=5)
+        .map(|i| query(100 + i, Some("etl"), minutes(40) + i as f64, "select 1"))
         .collect();
-    stack.script_rows(rows, 0, 2);
+    stack.load_cluster(at(NOW, queries));
+    stack.script_data_api(json!({"page_size": 2}));
     let summary = stack
         .run_cli(&["check", "--secret-id", SECRET], &[])
         .summary();
     assert_eq!(stack.calls_of("GetStatementResult").len(), 3);
     assert_eq!(summary["queries"].as_array().unwrap().len(), 5);
-    assert_eq!(pids_in(&stack.slack_received()), [101, 102, 103, 104, 105]);
+    // Oldest first.
+    assert_eq!(pids_in(&stack.slack_received()), [105, 104, 103, 102, 101]);
 }
 
 #[test]
 fn many_queries_are_split_over_messages_and_none_is_lost() {
     let stack = Stack::with_secret(SECRET);
-    let rows = (0..40)
-        .map(|i| {
-            row(
-                Some("analyst"),
-                1000 + i,
-                45,
-                &"select x from t where y ".repeat(150),
-            )
-        })
+    let text = "select x from t where y ".repeat(150);
+    let queries = (0..40)
+        .map(|i| query(1000 + i, Some("analyst"), minutes(45) - i as f64, &text))
         .collect();
-    stack.script_rows(rows, 0, 7);
+    stack.load_cluster(at(NOW, queries));
+    stack.script_data_api(json!({"page_size": 7}));
     let summary = stack
         .run_cli(&["check", "--secret-id", SECRET], &[])
         .summary();
@@ -215,7 +223,10 @@ fn many_queries_are_split_over_messages_and_none_is_lost() {
 #[test]
 fn slack_rate_limit_is_waited_out_and_the_message_delivered_once() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("alice"), 1, 31, "select 1")], 0, 100);
+    stack.load_cluster(at(
+        NOW,
+        vec![query(1, Some("alice"), minutes(31), "select 1")],
+    ));
     stack.script_slack(
         json!([{"status": 429, "headers": {"Retry-After": "1"}, "body": "rate_limited"}]),
     );
@@ -230,7 +241,10 @@ fn slack_rate_limit_is_waited_out_and_the_message_delivered_once() {
 #[test]
 fn a_slack_rejection_quotes_slack_without_the_url() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("alice"), 1, 31, "select 1")], 0, 100);
+    stack.load_cluster(at(
+        NOW,
+        vec![query(1, Some("alice"), minutes(31), "select 1")],
+    ));
     stack.script_slack(json!([{"status": 404, "body": "no_service"}]));
     let run = stack.run_cli(&["check", "--secret-id", SECRET], &[]);
     assert_eq!(run.output.status.code(), Some(1));
@@ -242,7 +256,10 @@ fn a_slack_rejection_quotes_slack_without_the_url() {
 #[test]
 fn dry_run_returns_the_messages_and_posts_nothing() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("alice"), 9, 20, "select 1")], 0, 100);
+    stack.load_cluster(at(
+        NOW,
+        vec![query(9, Some("alice"), minutes(20), "select 1")],
+    ));
     let summary = stack
         .run_cli(
             &[
@@ -267,7 +284,6 @@ fn dry_run_returns_the_messages_and_posts_nothing() {
 #[test]
 fn environment_defaults_apply_when_no_flag_is_given() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let summary = stack
         .run_cli(
             &["check"],
@@ -349,6 +365,7 @@ fn help_explains_every_flag() {
         "--timezone",
         "--dry-run",
         "--timeout",
+        "--output",
     ] {
         assert!(help.contains(flag), "{flag} missing in:\n{help}");
     }

@@ -4,7 +4,8 @@
 mod support;
 
 use serde_json::json;
-use support::{assert_no_secret, event_file, row, Stack};
+use support::cluster::minutes;
+use support::{assert_no_secret, at, event_file, query, Stack, NOW};
 
 const SECRET: &str = "prod/redshift-long-query-alert";
 
@@ -12,11 +13,17 @@ const SECRET: &str = "prod/redshift-long-query-alert";
 fn a_scheduled_event_posts_long_queries_with_the_environment_defaults() {
     // GIVEN a function configured by environment, and one long query
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(
-        vec![row(Some("alice"), 4242, 47, "select * from clicks")],
-        300,
-        100,
-    );
+    // Started 09:15:00 UTC, 47 minutes before the cluster's clock.
+    stack.load_cluster(at(
+        "2026-11-28T10:02:00Z",
+        vec![query(
+            4242,
+            Some("alice"),
+            47.0 * 60.0,
+            "select * from clicks",
+        )],
+    ));
+    stack.script_data_api(json!({"delay_ms": 300}));
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET), ("THRESHOLD_MINUTES", "40")]);
 
     // WHEN EventBridge's scheduled event arrives
@@ -64,7 +71,10 @@ fn a_scheduled_event_posts_long_queries_with_the_environment_defaults() {
 #[test]
 fn the_dry_run_sample_event_returns_messages_and_posts_nothing() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("bob"), 17, 20, "select 1")], 0, 100);
+    stack.load_cluster(at(
+        NOW,
+        vec![query(17, Some("bob"), minutes(20), "select 1")],
+    ));
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&event_file("dry-run.json"), 30_000);
     assert_eq!(answer["status"], "ok", "{answer}");
@@ -78,7 +88,10 @@ fn the_dry_run_sample_event_returns_messages_and_posts_nothing() {
 #[test]
 fn the_timezone_sample_event_shows_start_times_in_that_zone() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("bob"), 17, 31, "select 1")], 0, 100);
+    stack.load_cluster(at(
+        NOW,
+        vec![query(17, Some("bob"), 45.0 * 60.0, "select 1")],
+    ));
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&event_file("timezone.json"), 30_000);
     assert_eq!(answer["status"], "ok", "{answer}");
@@ -91,7 +104,6 @@ fn the_timezone_sample_event_shows_start_times_in_that_zone() {
 fn the_bad_sample_event_is_refused_naming_the_key_and_the_process_keeps_serving() {
     // GIVEN a warm function
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
 
     // WHEN an event with a wrong type arrives
@@ -146,7 +158,6 @@ fn a_hanging_statement_is_cancelled_before_the_lambda_deadline() {
 #[test]
 fn the_secret_is_read_once_for_warm_invocations() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     assert_eq!(lambda.invoke(&json!({}), 30_000)["status"], "ok");
     // Change the secret behind the function's back: a warm run within the TTL uses its copy.

@@ -8,7 +8,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use support::{row, Stack, BIN};
+use support::cluster::minutes;
+use support::{at, query, Stack, BIN, NOW};
 
 const SECRET: &str = "ops/redshift-long-query-alert";
 
@@ -16,7 +17,7 @@ const SECRET: &str = "ops/redshift-long-query-alert";
 fn a_cron_run_writes_plain_lines_to_its_log_and_one_json_line_to_a_pipe() {
     // GIVEN a cron-like shell: stderr to a file, stdout to a pipe
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("a"), 7, 31, "select 1")], 0, 100);
+    stack.load_cluster(at(NOW, vec![query(7, Some("a"), minutes(31), "select 1")]));
     let log = std::env::temp_dir().join(format!("rlqa-cron-{}.log", std::process::id()));
     let output = Command::new(BIN)
         .args(["check", "--secret-id", SECRET])
@@ -46,7 +47,6 @@ fn a_cron_run_writes_plain_lines_to_its_log_and_one_json_line_to_a_pipe() {
 fn colour_is_used_on_a_terminal_but_never_with_no_color() {
     // `script` (util-linux) gives the binary a pseudo-terminal, as a person at a shell has.
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let run = |no_color: bool| {
         let mut env = stack.env();
         if no_color {
@@ -69,7 +69,8 @@ fn colour_is_used_on_a_terminal_but_never_with_no_color() {
 #[test]
 fn a_reader_that_goes_away_ends_the_run_quietly() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("a"), 7, 31, "select 1")], 300, 100);
+    stack.load_cluster(at(NOW, vec![query(7, Some("a"), minutes(31), "select 1")]));
+    stack.script_data_api(json!({"delay_ms": 300}));
     let mut child = Command::new(BIN)
         .args(["check", "--secret-id", SECRET, "--dry-run"])
         .env_clear()
@@ -235,7 +236,7 @@ fn metrics_survive_lambdas_strictest_log_levels() {
     for level in ["WARN", "ERROR"] {
         // GIVEN the application log level set in the function's LoggingConfig
         let stack = Stack::with_secret(SECRET);
-        stack.script_rows(vec![row(Some("a"), 7, 31, "select 1")], 0, 100);
+        stack.load_cluster(at(NOW, vec![query(7, Some("a"), minutes(31), "select 1")]));
         let lambda = stack.start_lambda(&[("SECRET_ID", SECRET), ("AWS_LAMBDA_LOG_LEVEL", level)]);
 
         // WHEN it runs, and once more with a failing check
@@ -269,7 +270,6 @@ fn metrics_survive_lambdas_strictest_log_levels() {
 #[test]
 fn the_text_log_format_writes_plain_lines() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET), ("AWS_LAMBDA_LOG_FORMAT", "Text")]);
     assert_eq!(lambda.invoke(&json!({}), 30_000)["status"], "ok");
     let logs = lambda.logs();
@@ -291,7 +291,6 @@ fn the_text_log_format_writes_plain_lines() {
 #[test]
 fn the_scheduler_sample_passes_its_scheduled_time() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
     let lambda = stack.start_lambda(&[
         ("SECRET_ID", SECRET),
         ("ALERT_MODE", "once"),

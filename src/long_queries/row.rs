@@ -75,6 +75,13 @@ pub fn read(set: &ResultSet) -> Result<Rows, MissingColumn> {
                 .past_threshold_total
                 .and_then(|i| cell(i).long().ok().flatten());
         }
+        // The totals-only row the statement returns when no query is in the window.
+        let no_query = [columns.pid, columns.query_id, columns.start_time]
+            .iter()
+            .all(|&i| *cell(i) == Cell::Null);
+        if no_query {
+            continue;
+        }
         match read_row(&columns, &cell) {
             Ok(query) => rows.queries.push(query),
             Err(problem) => rows.unreadable.push(Unreadable {
@@ -214,6 +221,15 @@ mod tests {
         assert_eq!(unreadable[1].1, None);
         assert!(unreadable[1].2.contains("`pid`"), "{unreadable:?}");
         assert_eq!((unreadable[2].0, unreadable[2].1), (4, Some(4)));
+    }
+
+    #[test]
+    fn the_totals_only_row_gives_the_total_and_no_query() {
+        let mut totals = vec![Field::IsNull(true); 7];
+        totals.push(Field::LongValue(3));
+        let rows = read(&set(&COLUMNS, vec![totals])).unwrap();
+        assert!(rows.queries.is_empty() && rows.unreadable.is_empty());
+        assert_eq!(rows.past_threshold_total, Some(3));
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub const COLUMNS: [&str; 8] = [
 ///
 /// Inflight: `DISTINCT` first, as the view can list a query once per slice, which would repeat
 /// its chunks. Both: `LEFT JOIN pg_user`, so a query whose user was dropped still shows, with a
-/// NULL name.
+/// NULL name; and the queries are joined to the totals, not the other way round, so a result
+/// with no query in the window still has one row, with only the total: the count past the
+/// threshold is known even when every long query is past the window.
 pub fn statement(views: Views, clock: Clock) -> String {
     let now = match clock {
         Clock::Cluster => "GETDATE()",
@@ -78,6 +80,12 @@ totals AS (
     SELECT COUNT(*) AS past_threshold_total
     FROM per_query
     WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
+),
+reported AS (
+    SELECT *
+    FROM per_query
+    WHERE elapsed_minutes >= CAST(:min_minutes AS INTEGER)
+      AND elapsed_minutes < CAST(:max_minutes AS INTEGER)
 )
 SELECT u.usename AS user_name,
        q.pid AS pid,
@@ -87,11 +95,9 @@ SELECT u.usename AS user_name,
        q.query_text AS query_text,
        q.text_truncated AS text_truncated,
        t.past_threshold_total AS past_threshold_total
-FROM per_query q
-CROSS JOIN totals t
+FROM totals t
+LEFT JOIN reported q ON TRUE
 LEFT JOIN pg_user u ON u.usesysid = q.userid
-WHERE q.elapsed_minutes >= CAST(:min_minutes AS INTEGER)
-  AND q.elapsed_minutes < CAST(:max_minutes AS INTEGER)
 ORDER BY q.starttime, q.query
 LIMIT {MAX_ROWS}"
         ),
@@ -105,7 +111,7 @@ WITH running AS (
            query_text,
            DATEDIFF(second, start_time, {now}) / 60 AS elapsed_minutes
     FROM sys_query_history
-    WHERE status = 'running'
+    WHERE status IN ('running', 'returning')
       AND session_id <> pg_backend_pid()
 ),
 more_text AS (
@@ -118,6 +124,12 @@ totals AS (
     SELECT COUNT(*) AS past_threshold_total
     FROM running
     WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
+),
+reported AS (
+    SELECT *
+    FROM running
+    WHERE elapsed_minutes >= CAST(:min_minutes AS INTEGER)
+      AND elapsed_minutes < CAST(:max_minutes AS INTEGER)
 )
 SELECT u.usename AS user_name,
        r.session_id AS pid,
@@ -127,12 +139,10 @@ SELECT u.usename AS user_name,
        CHR(30) || RTRIM(r.query_text) AS query_text,
        COALESCE(m.last_sequence, 0) > 0 AS text_truncated,
        t.past_threshold_total AS past_threshold_total
-FROM running r
-CROSS JOIN totals t
+FROM totals t
+LEFT JOIN reported r ON TRUE
 LEFT JOIN more_text m ON m.query_id = r.query_id
 LEFT JOIN pg_user u ON u.usesysid = r.user_id
-WHERE r.elapsed_minutes >= CAST(:min_minutes AS INTEGER)
-  AND r.elapsed_minutes < CAST(:max_minutes AS INTEGER)
 ORDER BY r.start_time, r.query_id
 LIMIT {MAX_ROWS}"
         ),
@@ -258,7 +268,9 @@ mod tests {
             }
         }
         assert!(statement(Views::Inflight, Clock::Cluster).contains("suspended = 0"));
-        assert!(statement(Views::Sys, Clock::Cluster).contains("status = 'running'"));
+        assert!(
+            statement(Views::Sys, Clock::Cluster).contains("status IN ('running', 'returning')")
+        );
         assert!(statement(Views::Sys, Clock::AsOf).contains("CAST(:as_of AS TIMESTAMP)"));
         assert!(!statement(Views::Sys, Clock::AsOf).contains("GETDATE()"));
     }

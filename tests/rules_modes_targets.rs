@@ -1,10 +1,11 @@
-//! Serverless, exactly-once alerts, mentions and rules, stop hints, metrics and several targets,
-//! against the real binary and the local stack.
+//! Serverless and the SYS views, exactly-once alerts, mentions and rules, stop hints, metrics and
+//! several targets, against the real binary and the local stack.
 
 mod support;
 
 use serde_json::{json, Value};
-use support::{assert_no_secret, event_file, pids_in, row, Stack};
+use support::cluster::minutes;
+use support::{assert_no_secret, at, block_texts, event_file, pids_in, query, Stack, NOW};
 
 const SECRET: &str = "prod/redshift-long-query-alert";
 const SERVERLESS: &str = "prod/redshift-serverless-alert";
@@ -18,29 +19,36 @@ fn serverless_secret(stack: &Stack) -> Value {
     secret
 }
 
+/// A Serverless workgroup: no SVV_QUERY_INFLIGHT there.
+fn serverless(queries: Vec<Value>) -> Value {
+    let mut scenario = at(NOW, queries);
+    scenario["kind"] = json!("serverless");
+    scenario
+}
+
 #[test]
 fn a_serverless_workgroup_is_checked_through_the_sys_views() {
     let stack = Stack::start();
     stack.put_secret(SERVERLESS, &serverless_secret(&stack));
-    stack.script_rows(
-        vec![row(Some("analyst"), 1073750220, 42, "select * from sales")],
-        0,
-        100,
-    );
+    stack.load_cluster(serverless(vec![query(
+        1073750220,
+        Some("analyst"),
+        minutes(42),
+        "select * from sales",
+    )]));
 
     let summary = stack
         .run_cli(&["check", "--secret-id", SERVERLESS], &[])
         .summary();
 
     assert_eq!(summary["views"], "sys");
+    assert_eq!(summary["queries"][0]["elapsed_minutes"], 42);
     let request = &stack.calls_of("ExecuteStatement")[0]["request"];
     assert_eq!(request["WorkgroupName"], "analytics-wg");
     assert!(request.get("ClusterIdentifier").is_none() && request.get("DbUser").is_none());
-    let sql = request["Sql"].as_str().unwrap();
-    assert!(sql.contains("sys_query_history") && sql.contains("status = 'running'"));
-    assert!(!sql.contains("svv_query_inflight"));
-    let message = stack.slack_received()[0].to_string();
-    assert!(message.contains("Workgroup `analytics-wg`"), "{message}");
+    let message = stack.slack_received();
+    assert_eq!(pids_in(&message), [1073750220]);
+    assert!(message[0].to_string().contains("Workgroup `analytics-wg`"));
 }
 
 #[test]
@@ -81,7 +89,7 @@ fn a_db_user_with_a_workgroup_and_svv_on_serverless_are_refused_before_any_state
 #[test]
 fn sys_views_can_be_chosen_on_a_provisioned_cluster() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![], 0, 100);
+    stack.load_cluster(at(NOW, vec![query(5, Some("a"), minutes(33), "select 5")]));
     let summary = stack
         .run_cli(
             &["check", "--secret-id", SECRET],
@@ -89,6 +97,7 @@ fn sys_views_can_be_chosen_on_a_provisioned_cluster() {
         )
         .summary();
     assert_eq!(summary["views"], "sys");
+    assert_eq!(summary["queries"][0]["pid"], 5);
     let request = &stack.calls_of("ExecuteStatement")[0]["request"];
     assert_eq!(request["ClusterIdentifier"], "analytics-test");
     assert!(request["Sql"]
@@ -100,15 +109,19 @@ fn sys_views_can_be_chosen_on_a_provisioned_cluster() {
 #[test]
 fn once_mode_measures_from_the_scheduled_time_and_reports_only_the_first_crossing() {
     // GIVEN a schedule every 10 minutes and N = 30: the window is [30, 40) at the event's time
+    // (09:45:00), while the cluster's own clock already says 09:45:40
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(
+    stack.load_cluster(at(
+        "2026-11-28T09:45:40Z",
         vec![
-            row(Some("new"), 1, 34, "select 1"),
-            row(Some("old"), 2, 47, "select 2"),
+            // 34 minutes before 09:45:00, but 34.7 by the cluster's clock.
+            query(1, Some("new"), 34.0 * 60.0 + 40.0, "select 1"),
+            query(2, Some("old"), 47.0 * 60.0 + 40.0, "select 2"),
+            // 39 min 50 s before 09:45:00: inside [30, 40) by the event's time, past 40 by the
+            // cluster's clock.
+            query(3, Some("edge"), 39.0 * 60.0 + 50.0 + 40.0, "select 3"),
         ],
-        0,
-        100,
-    );
+    ));
     let lambda = stack.start_lambda(&[
         ("SECRET_ID", SECRET),
         ("ALERT_MODE", "once"),
@@ -118,7 +131,7 @@ fn once_mode_measures_from_the_scheduled_time_and_reports_only_the_first_crossin
     // WHEN the scheduled event arrives (late does not matter: its `time` is what counts)
     let answer = lambda.invoke(&event_file("scheduled.json"), 30_000);
 
-    // THEN the statement measured from 09:45:00 and only the query that just crossed N is told
+    // THEN the statement measured from 09:45:00 and only the queries that just crossed N are told
     assert_eq!(answer["status"], "ok", "{answer}");
     let summary = &answer["response"];
     assert_eq!(summary["alert_mode"], "once");
@@ -133,13 +146,8 @@ fn once_mode_measures_from_the_scheduled_time_and_reports_only_the_first_crossin
         params.contains(&json!({"name": "as_of", "value": "2026-11-28 09:45:00"})),
         "{params:?}"
     );
-    assert!(params.contains(&json!({"name": "max_minutes", "value": "40"})));
-    assert!(request["Sql"]
-        .as_str()
-        .unwrap()
-        .contains("CAST(:as_of AS TIMESTAMP)"));
-    assert_eq!(pids_in(&stack.slack_received()), [1]);
-    assert_eq!(summary["queries_skipped"], 1);
+    assert_eq!(pids_in(&stack.slack_received()), [3, 1]);
+    assert_eq!(summary["queries_past_threshold"], 3);
 }
 
 #[test]
@@ -151,21 +159,16 @@ fn rules_from_the_secret_and_the_event_decide_who_is_told_about_what() {
     secret["exclude_users"] = json!(["etl_loader"]);
     secret["user_thresholds"] = json!({"reporting": 120});
     stack.put_secret(SECRET, &secret);
-    let mut rows = vec![
-        row(Some("alice"), 1, 35, "select 1"),
-        row(Some("etl_loader"), 2, 50, "copy x from 's3://b/k'"),
-        row(Some("reporting"), 3, 59, "select 3"),
-        row(Some("reporting"), 4, 130, "select 4"),
-    ];
-    for r in rows.iter_mut() {
-        r.as_array_mut().unwrap().push(json!(9));
-    }
-    let mut columns = support::result_columns();
-    columns
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "past_threshold_total", "type": "int8"}));
-    stack.script_data_api(json!({"columns": columns, "rows": rows}));
+    stack.load_cluster(at(
+        NOW,
+        vec![
+            query(1, Some("alice"), minutes(35), "select 1"),
+            query(2, Some("etl_loader"), minutes(50), "copy x from 's3://b/k'"),
+            query(3, Some("reporting"), minutes(59), "select 3"),
+            query(4, Some("reporting"), minutes(130), "select 4"),
+            query(5, Some("someone"), minutes(300), "select 5"),
+        ],
+    ));
 
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     let answer = lambda.invoke(&json!({"mention": "<!here>"}), 30_000);
@@ -174,34 +177,33 @@ fn rules_from_the_secret_and_the_event_decide_who_is_told_about_what() {
     let summary = &answer["response"];
     // The statement asked for the union window: [30, 60) and reporting's [120, 240).
     let params = stack.calls_of("ExecuteStatement")[0]["request"]["Parameters"].to_string();
-    assert!(params.contains(r#""min_minutes","value":"30""#) || params.contains("\"30\""));
     assert!(params.contains("\"240\""), "{params}");
-    assert_eq!(pids_in(&stack.slack_received()), [1, 4]);
+    assert_eq!(pids_in(&stack.slack_received()), [4, 1]);
     assert_eq!(summary["queries_skipped"], 2);
-    assert_eq!(summary["queries_past_threshold"], 9);
-    let message = &stack.slack_received()[0];
-    let all = message.to_string();
+    assert_eq!(summary["queries_past_threshold"], 5);
+    let received = stack.slack_received();
     assert_eq!(
-        message["blocks"][2]["text"]["text"], "<!here>",
+        block_texts(&received, "mention"),
+        ["<!here>"],
         "the event's mention wins"
     );
+    let all = received[0].to_string();
     assert!(!all.contains("S0DATA"));
     assert!(all.contains("`alice` (<@U0ALICE>)"), "{all}");
     assert!(all.contains("`CANCEL 1;`") && all.contains("`SELECT pg_terminate_backend(4);`"));
-    assert!(all.contains("9 running past 30 min in all"), "{all}");
+    assert!(all.contains("5 running past 30 min in all"), "{all}");
 }
 
 #[test]
 fn every_check_writes_an_emf_metrics_line() {
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(
+    stack.load_cluster(at(
+        NOW,
         vec![
-            row(Some("a"), 1, 44, "select 1"),
-            row(Some("b"), 2, 31, "x"),
+            query(1, Some("a"), minutes(44), "select 1"),
+            query(2, Some("b"), minutes(31), "x"),
         ],
-        0,
-        100,
-    );
+    ));
     let lambda = stack.start_lambda(&[("SECRET_ID", SECRET)]);
     assert_eq!(lambda.invoke(&json!({}), 30_000)["status"], "ok");
     assert_eq!(
@@ -224,6 +226,7 @@ fn every_check_writes_an_emf_metrics_line() {
     assert_eq!(ok["SecretId"], SECRET);
     assert_eq!(ok["LongRunningQueries"], 2);
     assert_eq!(ok["LongestElapsedMinutes"], 44);
+    assert_eq!(ok["QueriesPastThreshold"], 2);
     assert!(ok["StatementWaitMs"].is_number());
     assert_eq!(ok["CheckFailed"], 0);
     assert_eq!(docs[1]["CheckFailed"], 1);
@@ -234,7 +237,7 @@ fn every_check_writes_an_emf_metrics_line() {
 fn several_targets_are_checked_and_one_failing_does_not_stop_the_others() {
     // GIVEN the sample event naming two secrets, of which only the cluster's exists
     let stack = Stack::with_secret(SECRET);
-    stack.script_rows(vec![row(Some("a"), 7, 40, "select 1")], 0, 100);
+    stack.load_cluster(at(NOW, vec![query(7, Some("a"), minutes(40), "select 1")]));
     let lambda = stack.start_lambda(&[]);
 
     let answer = lambda.invoke(&event_file("targets.json"), 30_000);
