@@ -109,8 +109,20 @@ class Handler(BaseHTTPRequestHandler):
         self.read_body()
         return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
 
-    def route(self):  # pragma: no cover - overridden
+    def route(self):
+        """`/_control/...` goes to `control`, everything else to `serve` (the protocol)."""
+        state = self.server.state
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_control"):
+            return self.control(state, path)
+        return self.serve(state, path)
+
+    def serve(self, state, path):  # pragma: no cover - overridden
+        self.read_body()
         self.send_json(404, {"error": "not found"})
+
+    def control(self, state, path):
+        return self.common_control(state, path)
 
     def _dispatch(self):
         self._answered = False

@@ -391,11 +391,7 @@ class State:
 class DataApiHandler(Handler):
     tag = "dataapi"
 
-    def route(self):
-        state = self.server.state
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_control"):
-            return self.control(state, path)
+    def serve(self, state, path):
         if self.command != "POST":
             self.read_body()  # keep the connection in sync before answering
             return self.answer(404, {"__type": "UnknownOperationException", "message": "use POST /"})

@@ -66,9 +66,7 @@ class State:
 class RuntimeHandler(Handler):
     tag = "runtime"
 
-    def route(self):
-        state = self.server.state
-        path = self.path.split("?", 1)[0]
+    def serve(self, state, path):
         if self.command == "GET" and path == PREFIX + "/invocation/next":
             return self.next_invocation(state)
         if self.command == "POST" and path == PREFIX + "/init/error":
@@ -76,8 +74,6 @@ class RuntimeHandler(Handler):
         match = INVOCATION_PATH.match(path)
         if self.command == "POST" and match:
             return self.complete(state, match.group(1), match.group(2))
-        if path.startswith("/_control"):
-            return self.control(state, path)
         self.read_body()
         return self.send_json(404, {"errorMessage": f"unknown path {path}", "errorType": "NotFound"})
 

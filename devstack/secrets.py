@@ -49,11 +49,7 @@ class State:
 class SecretsHandler(Handler):
     tag = "secrets"
 
-    def route(self):
-        state = self.server.state
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_control"):
-            return self.control(state, path)
+    def serve(self, state, path):
         raw = self.read_body()
         try:
             secret_id = json.loads(raw).get("SecretId")

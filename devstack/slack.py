@@ -104,11 +104,7 @@ class State:
 class SlackHandler(Handler):
     tag = "slack"
 
-    def route(self):
-        state = self.server.state
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_control"):
-            return self.control(state, path)
+    def serve(self, state, path):
         raw = self.read_body()
         if self.command != "POST":
             return self.send_bytes(405, b"invalid_method", TEXT)

@@ -55,6 +55,11 @@ pub fn statement(views: Views, clock: Clock) -> String {
         Clock::Cluster => "GETDATE()",
         Clock::AsOf => "CAST(:as_of AS TIMESTAMP)",
     };
+    let source = match views {
+        Views::Inflight => "per_query",
+        Views::Sys => "running",
+    };
+    let window = window_ctes(source);
     match views {
         Views::Inflight => format!(
             "\
@@ -76,17 +81,7 @@ per_query AS (
     FROM inflight
     GROUP BY userid, query, pid, starttime
 ),
-totals AS (
-    SELECT COUNT(*) AS past_threshold_total
-    FROM per_query
-    WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
-),
-reported AS (
-    SELECT *
-    FROM per_query
-    WHERE elapsed_minutes >= CAST(:min_minutes AS INTEGER)
-      AND elapsed_minutes < CAST(:max_minutes AS INTEGER)
-)
+{window}
 SELECT u.usename AS user_name,
        q.pid AS pid,
        q.query AS query_id,
@@ -120,17 +115,7 @@ more_text AS (
     WHERE query_id IN (SELECT query_id FROM running)
     GROUP BY query_id
 ),
-totals AS (
-    SELECT COUNT(*) AS past_threshold_total
-    FROM running
-    WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
-),
-reported AS (
-    SELECT *
-    FROM running
-    WHERE elapsed_minutes >= CAST(:min_minutes AS INTEGER)
-      AND elapsed_minutes < CAST(:max_minutes AS INTEGER)
-)
+{window}
 SELECT u.usename AS user_name,
        r.session_id AS pid,
        r.query_id AS query_id,
@@ -147,6 +132,25 @@ ORDER BY r.start_time, r.query_id
 LIMIT {MAX_ROWS}"
         ),
     }
+}
+
+/// The two views of `source` (a CTE of queries with `elapsed_minutes`) that every variant ends
+/// with: how many run past the threshold, and the ones in the window.
+fn window_ctes(source: &str) -> String {
+    format!(
+        "\
+totals AS (
+    SELECT COUNT(*) AS past_threshold_total
+    FROM {source}
+    WHERE elapsed_minutes >= CAST(:threshold_minutes AS INTEGER)
+),
+reported AS (
+    SELECT *
+    FROM {source}
+    WHERE elapsed_minutes >= CAST(:min_minutes AS INTEGER)
+      AND elapsed_minutes < CAST(:max_minutes AS INTEGER)
+)"
+    )
 }
 
 /// The statement's named parameters, as the Data API takes them (all values are strings).
