@@ -32,7 +32,11 @@ fn straddling_line_break() -> String {
 
 fn multibyte() -> String {
     // 199 three-byte characters and a space end chunk one; more after it.
-    format!("{} {}", "日".repeat(199), "本語 FROM ユーザー WHERE 名前 = '山田'")
+    format!(
+        "{} {}",
+        "日".repeat(199),
+        "本語 FROM ユーザー WHERE 名前 = '山田'"
+    )
 }
 
 fn long_text() -> String {
@@ -54,8 +58,18 @@ fn scenario(serverless: bool) -> Value {
         query(7, Some("山田"), 37.0 * 60.0, &multibyte()),
         query(8, None, 38.0 * 60.0, "select 'dropped user'"),
         query(9, Some("long"), 39.0 * 60.0, &long_text()),
-        query(MONITOR_PID, Some("monitor"), 40.0 * 60.0, "select 'the monitor itself'"),
-        query(11, Some("past"), 300.0 * 60.0, "select 'past 2N, counted, not shown'"),
+        query(
+            MONITOR_PID,
+            Some("monitor"),
+            40.0 * 60.0,
+            "select 'the monitor itself'",
+        ),
+        query(
+            11,
+            Some("past"),
+            300.0 * 60.0,
+            "select 'past 2N, counted, not shown'",
+        ),
     ];
     let mut sliced = query(12, Some("sliced"), 41.0 * 60.0, "select 'on two slices'");
     sliced["slices"] = json!(2);
@@ -99,7 +113,17 @@ fn run_variant(query_source: &str, once: bool) -> (Value, Vec<Value>) {
     } else {
         let source = query_source.replace("-serverless", "");
         stack
-            .run_cli(&["check", "--secret-id", SECRET, "--dry-run", "--query-source", &source], &[])
+            .run_cli(
+                &[
+                    "check",
+                    "--secret-id",
+                    SECRET,
+                    "--dry-run",
+                    "--query-source",
+                    &source,
+                ],
+                &[],
+            )
             .summary()
     };
     let messages = summary["messages"].as_array().cloned().unwrap_or_default();
@@ -111,11 +135,16 @@ fn reported(summary: &Value) -> Vec<(i64, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|q| (q["pid"].as_i64().unwrap(), q["elapsed_minutes"].as_i64().unwrap()))
+        .map(|q| {
+            (
+                q["pid"].as_i64().unwrap(),
+                q["elapsed_minutes"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
-fn find<'a>(summary: &'a Value, pid: i64) -> &'a Value {
+fn find(summary: &Value, pid: i64) -> &Value {
     summary["queries"]
         .as_array()
         .unwrap()
@@ -128,26 +157,47 @@ fn find<'a>(summary: &'a Value, pid: i64) -> &'a Value {
 fn assert_common(variant: &str, summary: &Value, messages: &[Value]) {
     let pids: Vec<i64> = reported(summary).iter().map(|(p, _)| *p).collect();
     // Window [30, 60): N - 1 s and 2N are out, N and 2N - 1 s are in.
-    assert!(!pids.contains(&1) && !pids.contains(&4), "{variant}: {pids:?}");
+    assert!(
+        !pids.contains(&1) && !pids.contains(&4),
+        "{variant}: {pids:?}"
+    );
     assert_eq!(find(summary, 2)["elapsed_minutes"], 30, "{variant}");
     assert_eq!(find(summary, 3)["elapsed_minutes"], 59, "{variant}");
     // Never the monitor's own session, never a query past 2N.
-    assert!(!pids.contains(&MONITOR_PID) && !pids.contains(&11), "{variant}: {pids:?}");
+    assert!(
+        !pids.contains(&MONITOR_PID) && !pids.contains(&11),
+        "{variant}: {pids:?}"
+    );
     // The dropped user's query is reported without a name.
     assert_eq!(find(summary, 8)["user"], Value::Null, "{variant}");
     // A query on two slices is reported once, its text not doubled.
     assert_eq!(pids.iter().filter(|p| **p == 12).count(), 1, "{variant}");
-    assert_eq!(query_text(messages, 12).unwrap(), "select 'on two slices'", "{variant}");
+    assert_eq!(
+        query_text(messages, 12).unwrap(),
+        "select 'on two slices'",
+        "{variant}"
+    );
     // Texts come back exactly.
-    assert_eq!(query_text(messages, 5).unwrap(), boundary_space(), "{variant}");
-    assert_eq!(query_text(messages, 6).unwrap(), straddling_line_break(), "{variant}");
+    assert_eq!(
+        query_text(messages, 5).unwrap(),
+        boundary_space(),
+        "{variant}"
+    );
+    assert_eq!(
+        query_text(messages, 6).unwrap(),
+        straddling_line_break(),
+        "{variant}"
+    );
     assert_eq!(query_text(messages, 7).unwrap(), multibyte(), "{variant}");
     assert_eq!(find(summary, 7)["user"], "山田", "{variant}");
     // Oldest first.
     let mut by_age = reported(summary);
     by_age.sort_by_key(|(_, elapsed)| -elapsed);
     assert_eq!(
-        reported(summary).iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        reported(summary)
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<Vec<_>>(),
         by_age.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
         "{variant}"
     );
