@@ -5,7 +5,7 @@
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -24,6 +24,11 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// The answer stays well under Lambda's 6 MB response limit: past this, dry-run messages and
 /// then query lists are left out (and counted).
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Room in the answer for what is not a summary (target errors, the envelope).
+const RESPONSE_OVERHEAD: usize = 64 * 1024;
+/// Targets checked at the same time. Each holds its result while it runs (a few MB at most):
+/// a cap keeps fifty targets' peak memory that of four.
+pub const CONCURRENT_TARGETS: usize = 4;
 
 /// The invocation's payload, read so that nothing the runtime hands over can fail before our
 /// own code sees it: a body that is not JSON becomes a `ConfigError`, not a runtime error with
@@ -111,7 +116,7 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
                     detail: crate::input::shorten(&detail),
                 })
             })?;
-            handle(app, env, &payload, deadline).await.map(bounded)
+            handle(app, env, &payload, deadline).await
         }
         .instrument(span)
     }))
@@ -128,7 +133,7 @@ pub async fn handle(
     let event = Event::read(event)?;
     if event.targets.is_empty() {
         let settings = settings::resolve(&event.layer, env, Surface::Lambda)?;
-        let summary = checked(app, &settings, deadline).await?;
+        let summary = checked(app, &settings, deadline, MAX_RESPONSE_BYTES).await?;
         return Ok(Response::Check(Box::new(summary)));
     }
 
@@ -138,8 +143,14 @@ pub async fn handle(
         .iter()
         .map(|target| settings::resolve(&event.for_target(target), env, Surface::Lambda))
         .collect::<Result<_, _>>()?;
-    let results =
-        futures_util::future::join_all(all.iter().map(|s| checked(app, s, deadline))).await;
+    // Each summary gets its share of the answer as soon as it is made, so no target's dry-run
+    // messages pile up in memory waiting for the others.
+    let budget = (MAX_RESPONSE_BYTES - RESPONSE_OVERHEAD) / all.len();
+    let results: Vec<_> =
+        futures_util::stream::iter(all.iter().map(|s| checked(app, s, deadline, budget)))
+            .buffered(CONCURRENT_TARGETS)
+            .collect()
+            .await;
 
     let mut reports = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
@@ -176,9 +187,14 @@ pub async fn handle(
     }
 }
 
-/// One check, bounded by the deadline, with a panic turned into an error, and logged and
-/// measured whatever its outcome.
-async fn checked(app: &App, settings: &Settings, deadline: Deadline) -> Result<Summary, Error> {
+/// One check, bounded by the deadline, with a panic turned into an error, logged and measured
+/// whatever its outcome, its summary cut to `budget` bytes.
+async fn checked(
+    app: &App,
+    settings: &Settings,
+    deadline: Deadline,
+    budget: usize,
+) -> Result<Summary, Error> {
     let run = deadline
         .later_by(crate::deadline::BACKSTOP_GRACE)
         .bound("the run", app.check(settings, deadline));
@@ -188,7 +204,7 @@ async fn checked(app: &App, settings: &Settings, deadline: Deadline) -> Result<S
         Err(panic) => Err(Error::Internal(panic_message(panic.as_ref()))),
     };
     metrics::emit(&settings.secret_id, result.as_ref().ok());
-    result.inspect_err(|err| {
+    result.map(|summary| fit(summary, budget)).inspect_err(|err| {
         tracing::error!(secret_id = %settings.secret_id, error_type = err.error_type(), error = %err, "check failed");
     })
 }
@@ -203,39 +219,23 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("a panic: {}", crate::input::shorten(&text))
 }
 
-/// Keeps the answer under [`MAX_RESPONSE_BYTES`]: first without dry-run messages, then with
+/// Keeps a summary within `budget` bytes of JSON: first without dry-run messages, then with
 /// shorter query lists, each cut counted in the summary.
-pub fn bounded(mut response: Response) -> Response {
-    let size = |r: &Response| serde_json::to_vec(r).map_or(usize::MAX, |v| v.len());
-    while size(&response) > MAX_RESPONSE_BYTES {
-        let summaries: Vec<&mut Summary> = match &mut response {
-            Response::Check(summary) => vec![summary.as_mut()],
-            Response::Targets { targets } => targets
-                .iter_mut()
-                .filter_map(|t| t.summary.as_mut())
-                .collect(),
-        };
-        let mut cut_something = false;
-        let has_messages = summaries.iter().any(|s| s.messages.is_some());
-        for summary in summaries {
-            if has_messages {
-                if let Some(messages) = summary.messages.take() {
-                    summary.messages_omitted = Some(messages.len());
-                    cut_something = true;
-                }
-            } else if !summary.queries.is_empty() {
-                let keep = summary.queries.len() / 2;
-                let dropped = summary.queries.len() - keep;
-                summary.queries.truncate(keep);
-                *summary.queries_omitted.get_or_insert(0) += dropped;
-                cut_something = true;
-            }
-        }
-        if !cut_something {
-            break;
-        }
+pub fn fit(mut summary: Summary, budget: usize) -> Summary {
+    let size = |s: &Summary| serde_json::to_vec(s).map_or(usize::MAX, |v| v.len());
+    if size(&summary) <= budget {
+        return summary;
     }
-    response
+    if let Some(messages) = summary.messages.take() {
+        summary.messages_omitted = Some(messages.len());
+    }
+    while size(&summary) > budget && !summary.queries.is_empty() {
+        let keep = summary.queries.len() / 2;
+        let dropped = summary.queries.len() - keep;
+        summary.queries.truncate(keep);
+        *summary.queries_omitted.get_or_insert(0) += dropped;
+    }
+    summary
 }
 
 /// Turns Lambda's wall-clock deadline into a monotonic one, less the margin.
