@@ -45,20 +45,12 @@ impl<'a> Object<'a> {
         }
     }
 
-    pub fn map(&self) -> &'a Map<String, Value> {
-        self.map
-    }
-
     /// The key as a problem names it.
     pub fn path(&self, key: &str) -> String {
         match self.prefix {
             Some((list, index)) => format!("{list}[{index}].{key}"),
             None => key.to_owned(),
         }
-    }
-
-    pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
     }
 
     pub fn get(&self, key: &str) -> Option<&'a Value> {
@@ -243,7 +235,7 @@ mod tests {
         let o = object(&v, Quote::Values);
         assert_eq!(o.string("a", "x").unwrap(), None);
         assert_eq!(o.minutes("b").unwrap(), None);
-        assert!(!o.has("a"));
+        assert!(o.get("a").is_none());
     }
 
     #[test]

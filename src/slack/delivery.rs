@@ -89,6 +89,22 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
+    /// The error with the number of attempts made, where it says one: a transport reads one
+    /// answer and cannot know how many came before it.
+    fn after_attempts(self, attempts: u32) -> Self {
+        match self {
+            DeliveryError::ServerError { status, body, .. } => DeliveryError::ServerError {
+                status,
+                body,
+                attempts,
+            },
+            DeliveryError::Unreachable { detail, .. } => {
+                DeliveryError::Unreachable { attempts, detail }
+            }
+            other => other,
+        }
+    }
+
     pub fn is_deadline(&self) -> bool {
         matches!(self, DeliveryError::Deadline { .. })
     }
@@ -134,7 +150,7 @@ where
             Verdict::Retry(err) => {
                 let wait = backoff;
                 backoff = backoff.saturating_mul(2).min(policy.max_backoff);
-                (wait, err)
+                (wait, err.after_attempts(attempts))
             }
         };
         if attempts >= policy.max_attempts {
@@ -223,7 +239,10 @@ mod tests {
     async fn server_errors_are_retried_with_backoff_then_given_up() {
         let (result, calls, took) = run(vec![server_error(); 5], 60).await;
         assert_eq!(calls, 4);
-        assert!(matches!(result, Err(DeliveryError::ServerError { .. })));
+        assert!(matches!(
+            result,
+            Err(DeliveryError::ServerError { attempts: 4, .. })
+        ));
         // 0.5 + 1 + 2 s of backoff between four attempts.
         assert_eq!(took, Duration::from_millis(3_500));
     }

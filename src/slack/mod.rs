@@ -82,26 +82,10 @@ impl<H: HttpPost> Slack<H> {
                     failed: index + 1,
                     total: messages.len(),
                     delivered: index,
-                    reason: count_attempts(reason, &self.retry),
+                    reason,
                 })?;
         }
         Ok(messages.len())
-    }
-}
-
-/// The retry loop knows how many attempts ran out; fill the count into the errors that say it.
-fn count_attempts(reason: DeliveryError, policy: &RetryPolicy) -> DeliveryError {
-    match reason {
-        DeliveryError::ServerError { status, body, .. } => DeliveryError::ServerError {
-            status,
-            body,
-            attempts: policy.max_attempts,
-        },
-        DeliveryError::Unreachable { detail, .. } => DeliveryError::Unreachable {
-            attempts: policy.max_attempts,
-            detail,
-        },
-        other => other,
     }
 }
 

@@ -104,17 +104,4 @@ impl Lambda {
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The process's peak resident set size so far, in KiB (`VmHWM`).
-    pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    }
 }
