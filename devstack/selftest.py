@@ -408,6 +408,246 @@ class SlackTest(ServerCase):
         self.assertEqual([r["payload"]["text"] for r in self.control("GET", "/_control/received")], ["y"])
 
 
+class SlackWebApiTest(ServerCase):
+    """slack.py's Web API half (slack_web.py): chat.postMessage / chat.update against a workspace."""
+
+    service = "slack"
+    TOKEN = "xoxb-local-test-token"
+    CHANNEL = "C0ALERTS01"
+    SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "query 4242 running 47 min"}}
+    HEADER = {"type": "header", "text": {"type": "plain_text", "text": "Long query"}}
+
+    def api(self, method, body=None, token=TOKEN, raw=None):
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        status, headers, data = request(self.port, "POST", f"/api/{method}", body, headers=headers, raw=raw)
+        self.assertTrue(headers["Content-Type"].startswith("application/json"))
+        return status, headers, json.loads(data)
+
+    def error(self, method, body=None, **kw):
+        """The error code of a call answered 200 ok:false."""
+        status, _, out = self.api(method, body, **kw)
+        self.assertEqual((status, out["ok"]), (200, False), out)
+        return out["error"]
+
+    def post(self, **body):
+        status, _, out = self.api("chat.postMessage", {"channel": self.CHANNEL, **body})
+        self.assertEqual((status, out["ok"]), (200, True), out)
+        return out
+
+    def channel(self, channel=CHANNEL):
+        return self.control("GET", f"/_control/web/channel?id={channel}")["messages"]
+
+    def test_parent_replies_and_edits_make_the_channel(self):
+        parent = self.post(text="Long query", blocks=[self.HEADER, self.SECTION])
+        ts = parent["ts"]
+        self.assertRegex(ts, r"^\d{10}\.\d{6}$")
+        self.assertEqual(parent["channel"], self.CHANNEL)
+        self.assertEqual(parent["message"]["ts"], ts)
+        self.assertEqual(parent["message"]["blocks"], [self.HEADER, self.SECTION])
+        self.assertNotIn("thread_ts", parent["message"])
+        reply = self.post(text="still running", thread_ts=ts)
+        self.assertEqual(reply["message"]["thread_ts"], ts)
+        loud = self.post(text="it ended", thread_ts=ts, reply_broadcast=True)
+        other = self.post(text="second alert")
+        self.assertLess(float(ts), float(reply["ts"]))
+        self.assertEqual(sorted({ts, reply["ts"], loud["ts"], other["ts"]}), [ts, reply["ts"], loud["ts"], other["ts"]])
+        done = {"type": "section", "text": {"type": "mrkdwn", "text": "query 4242 ended"}}
+        status, _, out = self.api("chat.update", {"channel": self.CHANNEL, "ts": ts, "text": "ended", "blocks": [done]})
+        self.assertEqual((status, out["ok"], out["channel"], out["ts"], out["text"]), (200, True, self.CHANNEL, ts, "ended"))
+        status, _, out = self.api("chat.update", {"channel": self.CHANNEL, "ts": reply["ts"], "text": "edited reply"})
+        self.assertEqual((status, out["ok"]), (200, True), out)
+
+        messages = self.channel()
+        self.assertEqual([m["ts"] for m in messages], [ts, other["ts"]])
+        first = messages[0]
+        self.assertEqual((first["text"], first["blocks"], first["edits"], first["deleted"]), ("ended", [done], 1, False))
+        self.assertEqual(
+            [(r["ts"], r["text"], r["edits"], r["reply_broadcast"]) for r in first["replies"]],
+            [(reply["ts"], "edited reply", 1, False), (loud["ts"], "it ended", 0, True)],
+        )
+        self.assertEqual((messages[1]["text"], messages[1]["blocks"], messages[1]["replies"]), ("second alert", [], []))
+
+        self.control("POST", "/_control/web/delete", {"channel": self.CHANNEL, "ts": other["ts"]})
+        status, headers, text = request(self.port, "GET", f"/_control/web/render?channel={self.CHANNEL}")
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"))
+        self.assertEqual(text.decode(), "query 4242 ended (edited)\n"
+                                        "  ↳ edited reply (edited)\n"
+                                        "  ↳ it ended (also sent to the channel)\n"
+                                        "\n"
+                                        "(deleted)\n")
+
+        calls = self.control("GET", "/_control/web/calls")
+        self.assertEqual([c["method"] for c in calls], ["chat.postMessage"] * 4 + ["chat.update"] * 2)
+        self.assertEqual([c["status"] for c in calls], [200] * 6)
+        self.assertEqual((calls[0]["ts"], calls[0]["channel"], calls[0]["error"], calls[0]["token_ok"]), (ts, self.CHANNEL, None, True))
+        self.assertNotIn("thread_ts", calls[0])
+        self.assertEqual((calls[2]["thread_ts"], calls[2]["reply_broadcast"]), (ts, True))
+        self.assertEqual(calls[4]["ts"], ts)
+        self.assertEqual([c["at"] for c in calls], sorted(c["at"] for c in calls))
+
+    def test_token_checks_come_first(self):
+        bad_body = {"channel": "nope"}
+        self.assertEqual(self.error("chat.postMessage", bad_body, token=None), "not_authed")
+        self.assertEqual(self.error("chat.postMessage", bad_body, token=" "), "not_authed")
+        self.assertEqual(self.error("chat.update", bad_body, token="xoxb-someone-else"), "invalid_auth")
+        self.control("POST", "/_control/web/revoke", {"token": self.TOKEN})
+        self.assertEqual(self.error("chat.postMessage", {"channel": self.CHANNEL, "text": "x"}), "token_revoked")
+        self.assertEqual([c["token_ok"] for c in self.control("GET", "/_control/web/calls")], [False] * 4)
+        self.assertEqual(self.channel(), [])
+
+    def test_each_argument_error(self):
+        self.control("POST", "/_control/web/setup", {
+            "tokens": ["xoxb-a", "xoxb-b"],
+            "channels": {self.CHANNEL: {"member": True}, "C0NOTMEMBER": {"member": False}},
+            "post_limit": None,
+        })
+        self.assertEqual(self.error("chat.postMessage", {"channel": self.CHANNEL, "text": "x"}), "invalid_auth")
+
+        def post(token="xoxb-b", **body):
+            return self.error("chat.postMessage", {"channel": self.CHANNEL, **body}, token=token)
+
+        self.assertEqual(self.error("chat.postMessage", {"text": "x"}, token="xoxb-a"), "channel_not_found")
+        self.assertEqual(post(channel="C0UNKNOWN", text="x"), "channel_not_found")
+        self.assertEqual(post(channel="C0NOTMEMBER", text="x"), "not_in_channel")
+        self.assertEqual(post(), "no_text")
+        self.assertEqual(post(text="", blocks=[]), "no_text")
+        self.assertEqual(post(text="é" * 40001), "msg_too_long")
+        self.assertEqual(post(blocks=[self.SECTION] * 51), "invalid_blocks")
+        self.assertEqual(post(blocks=[{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]), "invalid_blocks")
+        self.assertEqual(post(blocks=[dict(self.SECTION, block_id="b1"), dict(self.HEADER, block_id="b1")]), "invalid_blocks")
+        self.assertEqual(post(text="x", thread_ts="1764324000.000100"), "thread_not_found")
+        status, _, out = self.api("chat.postMessage", raw=b"{not json", token="xoxb-a")
+        self.assertEqual((status, out), (200, {"ok": False, "error": "invalid_json"}))
+        status, _, out = self.api("chat.delete", {"channel": self.CHANNEL}, token="xoxb-a")
+        self.assertEqual((status, out), (404, {"ok": False, "error": "unknown_method"}))
+
+        parent = self.post_as("xoxb-a", text="é" * 40000, blocks=[dict(self.SECTION, block_id="b1")])
+        reply = self.post_as("xoxb-a", text="r", thread_ts=parent["ts"])
+        self.assertEqual(post(text="x", thread_ts=reply["ts"]), "thread_not_found")  # a reply is no thread
+
+        def update(**body):
+            return self.error("chat.update", {"channel": self.CHANNEL, **body}, token="xoxb-a")
+
+        self.assertEqual(update(channel="C0UNKNOWN", ts=parent["ts"], text="x"), "channel_not_found")
+        self.assertEqual(update(text="x"), "message_not_found")
+        self.assertEqual(update(ts="1.000001", text="x"), "message_not_found")
+        self.assertEqual(update(ts=parent["ts"]), "no_text")
+        self.assertEqual(update(ts=parent["ts"], text="x" * 40001), "msg_too_long")
+        self.assertEqual(update(ts=parent["ts"], blocks="nope"), "invalid_blocks")
+        self.control("POST", "/_control/web/delete", {"channel": self.CHANNEL, "ts": parent["ts"]})
+        self.assertEqual(update(ts=parent["ts"], text="x"), "message_not_found")
+        self.assertEqual(post(text="x", thread_ts=parent["ts"]), "thread_not_found")
+        [message] = self.channel()
+        self.assertEqual((message["deleted"], message["edits"], len(message["replies"])), (True, 0, 1))
+        errors = [c["error"] for c in self.control("GET", "/_control/web/calls")]
+        self.assertEqual(errors[:3], ["invalid_auth", "channel_not_found", "channel_not_found"])
+        self.assertEqual(errors.count(None), 2)
+
+    def post_as(self, token, **body):
+        status, _, out = self.api("chat.postMessage", {"channel": self.CHANNEL, **body}, token=token)
+        self.assertEqual((status, out["ok"]), (200, True), out)
+        return out
+
+    def test_post_limit_is_a_token_bucket_per_channel(self):
+        channels = {self.CHANNEL: {"member": True}, "C0OTHER": {"member": True}}
+        self.control("POST", "/_control/web/setup", {"channels": channels, "post_limit": {"per_second": 5, "burst": 2}})
+        self.post(text="1")
+        self.post(text="2")
+        status, headers, out = self.api("chat.postMessage", {"channel": self.CHANNEL, "text": "3"})
+        self.assertEqual((status, headers["Retry-After"], out), (429, "1", {"ok": False, "error": "ratelimited"}))
+        self.post_as(self.TOKEN, channel="C0OTHER", text="elsewhere")
+        time.sleep(0.25)  # one token back at 5 per second
+        self.post(text="3")
+        self.assertEqual([m["text"] for m in self.channel()], ["1", "2", "3"])
+        calls = self.control("GET", "/_control/web/calls")
+        self.assertEqual([(c["status"], c["error"]) for c in calls], [(200, None), (200, None), (429, "ratelimited"), (200, None), (200, None)])
+        self.assertGreaterEqual(calls[4]["at"] - calls[2]["at"], 0.25)
+        # The default workspace has no limit.
+        self.control("POST", "/_control/reset", {})
+        for n in range(10):
+            self.post(text=str(n))
+
+    def test_scripted_answers(self):
+        self.control("POST", "/_control/web/script", {"method": "*", "responses": [
+            {"error": "ratelimited", "retry_after": 3}, {"error": "fatal_error"}]})
+        self.control("POST", "/_control/web/script", {"method": "chat.postMessage", "responses": [
+            {"status": 500, "body": "<html>oops</html>"}, {"delay_ms": 200}]})
+        status, _, body = request(self.port, "POST", "/api/chat.postMessage", {"channel": self.CHANNEL, "text": "a"},
+                                  headers={"Authorization": f"Bearer {self.TOKEN}"})
+        self.assertEqual((status, body), (500, b"<html>oops</html>"))
+        start = time.monotonic()
+        self.post(text="slow")  # a delay alone: answered normally
+        self.assertGreaterEqual(time.monotonic() - start, 0.2)
+        status, headers, out = self.api("chat.postMessage", {"channel": self.CHANNEL, "text": "b"})  # "*" now
+        self.assertEqual((status, headers["Retry-After"], out["error"]), (429, "3", "ratelimited"))
+        self.assertEqual(self.error("chat.update", {"channel": self.CHANNEL}, token=None), "fatal_error")
+        self.assertEqual(self.error("chat.update", {"channel": self.CHANNEL}, token=None), "not_authed")
+        self.assertEqual([m["text"] for m in self.channel()], ["slow"])
+        calls = self.control("GET", "/_control/web/calls")
+        self.assertEqual([(c["status"], c["error"]) for c in calls],
+                         [(500, None), (200, None), (429, "ratelimited"), (200, "fatal_error"), (200, "not_authed")])
+
+    def raw_call(self, method, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("POST", f"/api/{method}", body=json.dumps(body),
+                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.TOKEN}"})
+        try:
+            with self.assertRaises(http.client.RemoteDisconnected):
+                conn.getresponse()
+        finally:
+            conn.close()
+
+    def test_dropped_connections_with_and_without_the_call_applied(self):
+        self.control("POST", "/_control/web/script", {"method": "chat.postMessage", "responses": [
+            {"close": True}, {"close": True, "apply": True}]})
+        self.raw_call("chat.postMessage", {"channel": self.CHANNEL, "text": "lost"})
+        self.raw_call("chat.postMessage", {"channel": self.CHANNEL, "text": "applied"})
+        [message] = self.channel()
+        self.assertEqual(message["text"], "applied")
+        self.control("POST", "/_control/web/script", {"method": "chat.update", "responses": [{"close": True, "apply": True}]})
+        self.raw_call("chat.update", {"channel": self.CHANNEL, "ts": message["ts"], "text": "updated"})
+        self.assertEqual([(m["text"], m["edits"]) for m in self.channel()], [("updated", 1)])
+        # A raw answer can follow an applied call too: posted, yet the client sees a 503.
+        self.control("POST", "/_control/web/script", {"method": "*", "responses": [{"status": 503, "apply": True}]})
+        status, _, body = request(self.port, "POST", "/api/chat.postMessage", {"channel": self.CHANNEL, "text": "again"},
+                                  headers={"Authorization": f"Bearer {self.TOKEN}"})
+        self.assertEqual((status, body), (503, b""))
+        self.assertEqual([m["text"] for m in self.channel()], ["updated", "again"])
+        calls = self.control("GET", "/_control/web/calls")
+        self.assertEqual([(c["status"], c.get("closed"), c.get("ts")) for c in calls],
+                         [(None, True, None), (None, True, message["ts"]), (None, True, message["ts"]),
+                          (503, None, self.channel()[1]["ts"])])
+
+    def test_control_requests_are_checked_and_reset_restores_the_default(self):
+        for path, body in (
+            ("/_control/web/setup", {"tokens": ["x"], "chanels": {}}),
+            ("/_control/web/setup", {"channels": {"C1": {"member": "yes"}}}),
+            ("/_control/web/setup", {"post_limit": {"per_second": 1}}),
+            ("/_control/web/script", {"method": "chat.delete", "responses": []}),
+            ("/_control/web/script", {"method": "*", "responses": [{"eror": "x"}]}),
+            ("/_control/web/script", {"method": "*", "responses": [{"error": "x", "status": 500}]}),
+            ("/_control/web/script", {"method": "*", "responses": [{"apply": True}]}),
+            ("/_control/web/revoke", {"token": "xoxb-unknown"}),
+        ):
+            status, _, data = request(self.port, "POST", path, body)
+            self.assertEqual(status, 400, (path, body))
+            self.assertTrue(json.loads(data)["error"], data)
+        status, _, _ = request(self.port, "POST", "/_control/web/delete", {"channel": self.CHANNEL, "ts": "1.000001"})
+        self.assertEqual(status, 404)
+        self.assertEqual(request(self.port, "GET", "/_control/web/channel?id=C0NOPE")[0], 404)
+        self.assertEqual(request(self.port, "GET", "/_control/web/render?channel=C0NOPE")[0], 404)
+
+        self.control("POST", "/_control/web/setup", {"tokens": ["xoxb-other"], "channels": {"C0OTHER": {"member": True}}})
+        self.control("POST", "/_control/web/script", {"method": "*", "responses": [{"error": "fatal_error"}]})
+        self.control("POST", "/_control/reset", {})
+        self.assertEqual(self.control("GET", "/_control/web/calls"), [])
+        self.post(text="back to the default workspace")
+        self.assertEqual(len(self.channel()), 1)
+        self.assertEqual(self.control("GET", "/_control/received"), [])  # the webhook saw nothing
+
+
 # --------------------------------------------------------------------------
 class FakeFunction(threading.Thread):
     """Plays the Lambda binary: polls /next, then posts a response or error."""

@@ -1,14 +1,36 @@
-"""Local Slack incoming-webhook receiver.
+"""Local Slack: an incoming-webhook receiver and the Web API's chat.postMessage / chat.update.
 
 Why: tests must see exactly what the Lambda would post to Slack, and must be
 able to make Slack misbehave (429 with Retry-After, 5xx, slow answers, dropped
 connections) without a real workspace.
 
-Any POST to a path not under /_control is a webhook delivery, e.g.
+Webhook: any POST to a path not under /_control or /api/ is a webhook delivery, e.g.
 ``/services/T000/B000/XXXX``. Scripted responses (``POST /_control/script``)
 are consumed first, one per attempt; when none are left the payload is checked
 the way Slack checks it and answered ``200 ok`` or ``400 invalid_payload`` /
-``400 invalid_blocks``.
+``400 invalid_blocks``. ``GET /_control/received`` and ``/_control/attempts`` list
+what arrived.
+
+Web API (slack_web.py): with a bot token the alerter posts a parent message per alert, replies
+in its thread and edits the parent, so tests need the channel's final state, not a list of
+payloads. ``POST /api/chat.postMessage`` and ``/api/chat.update`` (JSON body, ``Authorization:
+Bearer <token>``) answer like Slack (``{"ok": true, ...}`` or ``{"ok": false, "error": code}``,
+429 ``ratelimited`` with ``Retry-After``, 404 ``unknown_method``) against a small workspace:
+tokens, channels (member or not), an opt-in per-channel rate limit on chat.postMessage, and
+the messages posted so far. Control endpoints, JSON:
+
+- ``POST /_control/web/setup`` ``{"tokens": [...], "channels": {id: {"member": bool}},
+  "post_limit": {"per_second": R, "burst": B} | null}``: a new workspace (clears messages,
+  calls, scripts, revocations). Default: ``xoxb-local-test-token``, ``C0ALERTS01`` (member), no limit.
+- ``POST /_control/web/script`` ``{"method": "chat.postMessage" | "chat.update" | "*",
+  "responses": [{"error": code, "retry_after": s} | {"status": n, "body": ..., "headers": {}}
+  | {"close": true, "apply": bool} | {"delay_ms": n} ...]}``: one entry per call, before normal handling.
+- ``POST /_control/web/delete`` ``{"channel", "ts"}`` (a person deletes it) and
+  ``POST /_control/web/revoke`` ``{"token"}``.
+- ``GET /_control/web/channel?id=C`` (parents with nested replies), ``GET /_control/web/calls``
+  (every call in arrival order), ``GET /_control/web/render?channel=C`` (text/plain, as read in Slack).
+
+``POST /_control/reset`` resets both halves. Details: devstack/README.md.
 
 Usage: python3 devstack/slack.py --port 0   # prints "READY <port>"
 """
@@ -18,6 +40,7 @@ import threading
 import time
 
 from _httpbase import Handler, serve
+from slack_web import WebApiMixin, WebState
 
 TEXT = "text/plain; charset=utf-8"
 MAX_BLOCKS = 50
@@ -92,6 +115,7 @@ def parse_responses(raw):
 class State:
     def __init__(self):
         self.lock = threading.Lock()
+        self.web = WebState(validate)
         self.reset()
 
     def reset(self):
@@ -99,12 +123,15 @@ class State:
             self.responses = []
             self.received = []
             self.attempts = []
+        self.web.reset()
 
 
-class SlackHandler(Handler):
+class SlackHandler(WebApiMixin, Handler):
     tag = "slack"
 
     def serve(self, state, path):
+        if path.startswith("/api/"):
+            return self.serve_web(state.web, path)
         raw = self.read_body()
         if self.command != "POST":
             return self.send_bytes(405, b"invalid_method", TEXT)
@@ -163,6 +190,8 @@ class SlackHandler(Handler):
         self.send_bytes(status, str(body).encode("utf-8"), TEXT, headers)
 
     def control(self, state, path):
+        if path.startswith("/_control/web/"):
+            return self.control_web(state.web, path)
         if self.command == "POST" and path == "/_control/script":
             try:
                 queue = parse_responses(self.read_json())

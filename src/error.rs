@@ -11,9 +11,10 @@ use crate::redshift::RedshiftError;
 use crate::secret::SecretError;
 use crate::settings::ConfigError;
 use crate::slack::SlackError;
+use crate::state::store::StateError;
 
 /// Every `errorType` a run can report. The README documents each; a test keeps both in step.
-pub const ERROR_TYPES: [&str; 9] = [
+pub const ERROR_TYPES: [&str; 10] = [
     "ConfigError",
     "SecretError",
     "StatementFailed",
@@ -21,6 +22,7 @@ pub const ERROR_TYPES: [&str; 9] = [
     "DeadlineExceeded",
     "RedshiftError",
     "SlackError",
+    "StateError",
     "TargetsFailed",
     "InternalError",
 ];
@@ -36,6 +38,8 @@ pub enum Error {
     Redshift(#[from] RedshiftError),
     #[error("Slack error: {0}")]
     Slack(#[from] SlackError),
+    #[error("thread-mode state error: {0}")]
+    State(#[from] StateError),
     #[error("{} did not finish before the deadline and was stopped", .0.call)]
     Deadline(#[from] TimedOut),
     #[error("{} of {total} targets failed: {}", failures.len(), describe_failures(failures))]
@@ -74,6 +78,8 @@ impl Error {
             Error::Secret(_) => "SecretError",
             Error::Redshift(e) => e.error_type(),
             Error::Slack(e) => e.error_type(),
+            Error::State(e) if e.is_deadline() => "DeadlineExceeded",
+            Error::State(_) => "StateError",
             Error::Deadline(_) => "DeadlineExceeded",
             Error::Targets { .. } => "TargetsFailed",
             Error::Internal(_) => "InternalError",

@@ -48,6 +48,7 @@ pub mod run;
 pub mod secret;
 pub mod settings;
 pub mod slack;
+pub mod state;
 pub mod summary;
 
 pub use error::Error;

@@ -138,6 +138,7 @@ mod tests {
             messages: None,
             messages_omitted: None,
             queries_omitted: None,
+            thread: None,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct AlertRules {
     pub user_mentions: BTreeMap<String, Mention>,
     pub exclude_users: BTreeSet<String>,
     pub user_thresholds: BTreeMap<String, Minutes>,
+    /// Thread mode: when a still-running query is escalated. `None`: at twice its threshold.
+    pub critical_minutes: Option<Minutes>,
 }
 
 /// The rule keys one source gave; absent keys leave the rules below untouched.
@@ -26,6 +28,7 @@ pub struct RulesPatch {
     pub user_mentions: Option<BTreeMap<String, Mention>>,
     pub exclude_users: Option<BTreeSet<String>>,
     pub user_thresholds: Option<BTreeMap<String, Minutes>>,
+    pub critical_minutes: Option<Minutes>,
 }
 
 const USER_MENTIONS_EXPECTED: &str =
@@ -50,6 +53,7 @@ impl RulesPatch {
                 THRESHOLDS_EXPECTED,
                 crate::input::minutes,
             )?,
+            critical_minutes: object.minutes("critical_minutes")?,
         })
     }
 }
@@ -69,6 +73,9 @@ impl AlertRules {
         if let Some(t) = &patch.user_thresholds {
             self.user_thresholds = t.clone();
         }
+        if let Some(c) = patch.critical_minutes {
+            self.critical_minutes = Some(c);
+        }
         self
     }
 
@@ -76,6 +83,14 @@ impl AlertRules {
     pub fn threshold_for(&self, user: Option<&str>, base: Minutes) -> Minutes {
         user.and_then(|u| self.user_thresholds.get(u).copied())
             .unwrap_or(base)
+    }
+
+    /// Thread mode: the elapsed minutes at which `user`'s query is escalated: `critical_minutes`
+    /// when given, else twice the user's threshold.
+    pub fn critical_for(&self, user: Option<&str>, base: Minutes) -> u32 {
+        self.critical_minutes
+            .map(Minutes::get)
+            .unwrap_or_else(|| 2 * self.threshold_for(user, base).get())
     }
 
     pub fn is_excluded(&self, user: Option<&str>) -> bool {
@@ -142,8 +157,28 @@ mod tests {
             (json!({"exclude_users": [1]}), "exclude_users"),
             (json!({"user_thresholds": {"etl": 0}}), "user_thresholds"),
             (json!({"user_thresholds": {"etl": "90"}}), "user_thresholds"),
+            (json!({"critical_minutes": 0}), "critical_minutes"),
+            (json!({"critical_minutes": "60"}), "critical_minutes"),
         ] {
             assert_eq!(patch(value.clone()).unwrap_err().key, key, "{value}");
         }
+    }
+
+    #[test]
+    fn the_critical_point_is_twice_the_users_threshold_unless_given() {
+        let base = Minutes::new(30).unwrap();
+        let rules =
+            AlertRules::default().with(&patch(json!({"user_thresholds": {"etl": 90}})).unwrap());
+        assert_eq!(rules.critical_for(Some("alice"), base), 60);
+        assert_eq!(rules.critical_for(Some("etl"), base), 180);
+        let fixed = rules.with(&patch(json!({"critical_minutes": 45})).unwrap());
+        assert_eq!(fixed.critical_for(Some("etl"), base), 45);
+        assert_eq!(
+            fixed
+                .with(&patch(json!({"mention": "<!here>"})).unwrap())
+                .critical_minutes,
+            Minutes::new(45),
+            "a source without the key leaves it"
+        );
     }
 }

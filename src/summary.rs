@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::long_queries::ended::Outcome;
 use crate::long_queries::{LongQuery, Unreadable};
 use crate::model::{Views, Window};
 
@@ -41,6 +42,47 @@ pub struct Summary {
     /// How many entries of `queries` were left out to keep the Lambda answer small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queries_omitted: Option<usize>,
+    /// What thread mode did (or, in a dry run, would do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ThreadSummary>,
+}
+
+/// Thread mode's work in one run, counted.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ThreadSummary {
+    /// Queries the channel follows in this target (the state's items, ended ones included).
+    pub followed: usize,
+    /// New parent messages.
+    pub posted: usize,
+    /// Parents updated in place.
+    pub updated: usize,
+    /// Critical replies.
+    pub escalated: usize,
+    /// Queries found ended, parent and thread told.
+    pub ended: Vec<EndedSummary>,
+    /// Parents deleted by hand and posted again.
+    pub reposted: usize,
+    /// Left to another run that holds them.
+    pub busy: usize,
+    /// New parents past the per-run cap, left to the next run.
+    pub deferred: usize,
+    /// Claims of dead runs whose query is gone, removed.
+    pub abandoned: usize,
+    /// DynamoDB calls: reads (`Query` pages) and conditional writes.
+    pub state_reads: usize,
+    pub state_writes: usize,
+    /// Extra statements to look up how queries ended (0 or 1).
+    pub lookup_statements: usize,
+}
+
+/// A followed query that ended.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EndedSummary {
+    pub pid: i64,
+    pub query_id: i64,
+    pub outcome: Outcome,
+    /// How long it ran, when known (for `unknown`: at least this long).
+    pub minutes: Option<i64>,
 }
 
 /// One long-running query, without its text.

@@ -1,6 +1,7 @@
 //! English.
 
-use super::{ContextFacts, Phrases, QueryFacts};
+use super::{ContextFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState};
+use crate::long_queries::ended::Outcome;
 
 pub struct English;
 
@@ -45,10 +46,18 @@ impl Phrases for English {
 
     fn details(&self, f: &QueryFacts<'_>) -> String {
         let pid = f.pid;
+        let number = f.number.map(|n| format!("*{n}.* ")).unwrap_or_default();
+        let who = format!(
+            "{number}User {} · pid `{pid}` · query id `{}`\nStarted {}",
+            f.user, f.query_id, f.started
+        );
+        if !f.running {
+            return who;
+        }
         format!(
-            "*{}.* User {} · pid `{pid}` · query id `{}`\nStarted {} · running *{} min*\n\
+            "{who} · running *{} min*\n\
              Stop it: `CANCEL {pid};` or `SELECT pg_terminate_backend({pid});`",
-            f.number, f.user, f.query_id, f.started, f.elapsed_minutes
+            f.elapsed_minutes
         )
     }
 
@@ -101,5 +110,94 @@ impl Phrases for English {
             "Only the first {shown} queries are posted per run; {more} more are listed in the \
              run's JSON summary and counted in its metrics."
         )
+    }
+
+    fn thread_header(&self, state: ThreadState) -> String {
+        match state {
+            ThreadState::Running {
+                minutes,
+                critical: false,
+            } => format!(":hourglass_flowing_sand: Redshift query running for {}", duration(minutes)),
+            ThreadState::Running {
+                minutes,
+                critical: true,
+            } => format!(":rotating_light: Redshift query still running after {}", duration(minutes)),
+            ThreadState::Ended { outcome, minutes } => {
+                let (icon, what) = match outcome {
+                    Outcome::Finished => (":white_check_mark:", "finished"),
+                    Outcome::Failed => (":x:", "failed"),
+                    Outcome::Cancelled => (":no_entry_sign:", "cancelled"),
+                    Outcome::Unknown => {
+                        return match minutes {
+                            Some(m) => format!(
+                                ":grey_question: Redshift query no longer running (ran at least {})",
+                                duration(m)
+                            ),
+                            None => ":grey_question: Redshift query no longer running".to_owned(),
+                        }
+                    }
+                };
+                match minutes {
+                    Some(m) => format!("{icon} Redshift query {what} after {}", duration(m)),
+                    None => format!("{icon} Redshift query {what}"),
+                }
+            }
+        }
+    }
+
+    fn thread_context(&self, f: &ThreadContextFacts<'_>) -> String {
+        let kind = if f.serverless { "Workgroup" } else { "Cluster" };
+        format!(
+            "{kind} {} · database {} · alert at {} min, critical at {} min · times in {} · \
+             last checked {}",
+            f.target, f.database, f.threshold_minutes, f.critical_minutes, f.timezone, f.checked
+        )
+    }
+
+    fn thread_fallback(&self, header: &str, target: &str, database: &str) -> String {
+        format!("{header} on {target}/{database}")
+    }
+
+    fn clock_time(&self, at: &jiff::ZonedDateTime) -> String {
+        at.strftime("%H:%M %Z").to_string()
+    }
+
+    fn critical_reply(&self, mentions: &str, minutes: i64, critical_minutes: u32) -> String {
+        let lead = if mentions.is_empty() {
+            String::new()
+        } else {
+            format!("{mentions} ")
+        };
+        format!(
+            "{lead}:rotating_light: Still running after {}: past the critical point of \
+             {critical_minutes} min.",
+            duration(minutes)
+        )
+    }
+
+    fn ended_reply(&self, outcome: Outcome, minutes: Option<i64>, ended: Option<&str>) -> String {
+        let after = minutes
+            .map(|m| format!(" after {}", duration(m)))
+            .unwrap_or_default();
+        let at = ended.map(|t| format!(" at {t}")).unwrap_or_default();
+        match outcome {
+            Outcome::Finished => format!(":white_check_mark: Finished{at}{after}."),
+            Outcome::Failed => format!(":x: Failed{at}{after}."),
+            Outcome::Cancelled => format!(":no_entry_sign: Cancelled{at}{after}."),
+            Outcome::Unknown => format!(
+                ":grey_question: No longer running{after}; the system views no longer say how it \
+                 ended."
+            ),
+        }
+    }
+}
+
+/// `45 min`, `1 h 5 min`, `2 h`.
+fn duration(minutes: i64) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }

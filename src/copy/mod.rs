@@ -6,6 +6,7 @@
 
 pub mod en;
 
+use crate::long_queries::ended::Outcome;
 use crate::model::Window;
 
 /// Facts for a message's context line.
@@ -27,8 +28,8 @@ pub struct ContextFacts<'a> {
 /// Facts for one query's details section.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryFacts<'a> {
-    /// Its place in the run's list, from 1.
-    pub number: usize,
+    /// Its place in the run's list, from 1 (`None` in a message of its own).
+    pub number: Option<usize>,
     /// The user as an inline code span, or the table's dropped-user label; then any mention.
     pub user: &'a str,
     pub pid: i64,
@@ -36,6 +37,29 @@ pub struct QueryFacts<'a> {
     /// The start time, rendered by [`Phrases::start_time`].
     pub started: &'a str,
     pub elapsed_minutes: i64,
+    /// Still running: say for how long and how to stop it.
+    pub running: bool,
+}
+
+/// Where a thread-mode query stands, for its parent message's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadState {
+    Running { minutes: i64, critical: bool },
+    Ended { outcome: Outcome, minutes: Option<i64> },
+}
+
+/// Facts for a thread-mode parent's context line.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadContextFacts<'a> {
+    pub serverless: bool,
+    pub target: &'a str,
+    pub database: &'a str,
+    pub threshold_minutes: u32,
+    pub critical_minutes: u32,
+    /// The time zone's name, escaped.
+    pub timezone: &'a str,
+    /// When a run last looked, rendered by [`Phrases::clock_time`].
+    pub checked: &'a str,
 }
 
 /// One language's phrases.
@@ -70,4 +94,18 @@ pub trait Phrases: Sync {
     fn overflow_header(&self, more: usize) -> String;
     /// Its body: where to find the rest.
     fn overflow_body(&self, more: usize, shown: usize) -> String;
+
+    // Thread mode.
+    /// The parent's header: the query's state and how long it ran.
+    fn thread_header(&self, state: ThreadState) -> String;
+    /// The parent's context line.
+    fn thread_context(&self, facts: &ThreadContextFacts<'_>) -> String;
+    /// The parent's notification text.
+    fn thread_fallback(&self, header: &str, target: &str, database: &str) -> String;
+    /// A time of day as this language writes it, with the zone (`10:05 UTC`).
+    fn clock_time(&self, at: &jiff::ZonedDateTime) -> String;
+    /// The reply at the critical point; `mentions` may be empty.
+    fn critical_reply(&self, mentions: &str, minutes: i64, critical_minutes: u32) -> String;
+    /// The reply when the query ended; `ended` is rendered by [`Phrases::clock_time`].
+    fn ended_reply(&self, outcome: Outcome, minutes: Option<i64>, ended: Option<&str>) -> String;
 }

@@ -22,7 +22,7 @@ pub const MAX_MESSAGES: usize = 10;
 const FIXED_BLOCKS: usize = 4;
 const _: () = assert!(FIXED_BLOCKS + QUERIES_PER_MESSAGE * 3 - 1 <= MAX_BLOCKS);
 /// User and object names are short in Redshift (127 bytes at most); a longer value is not a name.
-const NAME_CHARS: usize = 128;
+pub(super) const NAME_CHARS: usize = 128;
 /// Unreadable rows listed by row; the rest are counted.
 const UNREADABLE_LISTED: usize = 10;
 
@@ -160,19 +160,34 @@ fn one_message(
 }
 
 fn details(number: usize, query: &LongQuery, ctx: &Context<'_>) -> String {
-    let p = ctx.phrases;
+    query_details(
+        Some(number),
+        query,
+        true,
+        ctx.rules,
+        ctx.timezone,
+        ctx.phrases,
+    )
+}
+
+/// One query's details section: who, pid, query id, since when; while it runs, for how long and
+/// how to stop it.
+pub(super) fn query_details(
+    number: Option<usize>,
+    query: &LongQuery,
+    running: bool,
+    rules: &AlertRules,
+    timezone: &Zone,
+    p: &dyn Phrases,
+) -> String {
     let mut user = match &query.user {
         Some(user) => inline_code(user, NAME_CHARS),
         None => format!("_{}_", p.dropped_user()),
     };
-    if let Some(owner) = ctx.rules.mention_for(query.user.as_deref()) {
+    if let Some(owner) = rules.mention_for(query.user.as_deref()) {
         user.push_str(&format!(" ({})", owner.as_str()));
     }
-    let started = p.start_time(
-        &query
-            .start_time
-            .to_zoned_datetime(ctx.timezone.tz().clone()),
-    );
+    let started = p.start_time(&query.start_time.to_zoned_datetime(timezone.tz().clone()));
     p.details(&QueryFacts {
         number,
         user: &user,
@@ -180,6 +195,7 @@ fn details(number: usize, query: &LongQuery, ctx: &Context<'_>) -> String {
         query_id: query.query_id,
         started: &started,
         elapsed_minutes: query.elapsed_minutes,
+        running,
     })
 }
 
@@ -189,7 +205,7 @@ const FENCE_CLOSE: &str = "\n```";
 const NOTE_ROOM: usize = 120;
 
 /// The query text in a code block, cut to fit one section with a visible note.
-fn code_block(query: &LongQuery, p: &dyn Phrases) -> String {
+pub(super) fn code_block(query: &LongQuery, p: &dyn Phrases) -> String {
     if query.text.trim().is_empty() {
         return p.no_text().to_owned();
     }

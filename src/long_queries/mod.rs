@@ -3,11 +3,13 @@
 //! nothing of the Data API or of HTTP: [`crate::run`] hands it a result set and posts what it
 //! builds.
 
+pub mod ended;
 pub mod message;
 pub mod row;
 pub mod select;
 pub mod sql;
 pub mod text;
+pub mod thread;
 
 use crate::model::{AlertMode, Minutes, Views};
 use crate::redshift::{MissingColumn, ResultSet, Statement};

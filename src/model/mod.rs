@@ -10,7 +10,7 @@ mod secret;
 use std::fmt;
 use std::num::NonZeroU32;
 
-pub use secret::{Masker, Secret, SecretUrl, SlackAccess, UrlProblem};
+pub use secret::{ChannelId, Masker, Secret, SecretUrl, SlackAccess, UrlProblem};
 
 /// A whole number of minutes from 1 to [`Minutes::MAX`] (a week). Zero is refused because a
 /// window `[0, 0)` reports nothing; past a week a typo (seconds for minutes) is far likelier
@@ -63,6 +63,22 @@ impl Window {
             min_minutes: threshold.get(),
             max_minutes: threshold.get() + span.get(),
         }
+    }
+
+    /// `[threshold, ∞)`: [`Window::UNBOUNDED`] stands for no upper bound.
+    pub fn starting_at(threshold: Minutes) -> Window {
+        Window {
+            min_minutes: threshold.get(),
+            max_minutes: Window::UNBOUNDED,
+        }
+    }
+
+    /// An upper bound no query reaches (about 1,900 years), that still fits a Redshift
+    /// `integer` when the statement compares with it.
+    pub const UNBOUNDED: u32 = i32::MAX as u32;
+
+    pub fn is_unbounded(&self) -> bool {
+        self.max_minutes >= Window::UNBOUNDED
     }
 
     pub fn contains(&self, elapsed_minutes: i64) -> bool {
@@ -224,6 +240,9 @@ pub enum AlertMode {
     Window,
     /// Once: in the run in which its elapsed time first crossed N, for a schedule every P minutes.
     Once { schedule: Minutes },
+    /// One Slack thread per query from N until it ends: posted once, updated at every run,
+    /// escalated once at the critical point, resolved when the query ends.
+    Thread,
 }
 
 /// `alert_mode` as named, before the schedule's period is known.
@@ -231,15 +250,17 @@ pub enum AlertMode {
 pub enum AlertModeName {
     Window,
     Once,
+    Thread,
 }
 
 impl AlertModeName {
-    pub const EXPECTED: &'static str = "\"window\" or \"once\"";
+    pub const EXPECTED: &'static str = "\"window\", \"once\" or \"thread\"";
 
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "window" => Some(AlertModeName::Window),
             "once" => Some(AlertModeName::Once),
+            "thread" => Some(AlertModeName::Thread),
             _ => None,
         }
     }
@@ -250,17 +271,19 @@ impl AlertMode {
         match self {
             AlertMode::Window => "window",
             AlertMode::Once { .. } => "once",
+            AlertMode::Thread => "thread",
         }
     }
 
     /// The elapsed-minutes window for a threshold T: `[T, 2T)` by default, so a schedule that
     /// runs more often than every T minutes sees every long query at least once and a query
     /// past 2T is no longer re-announced; `[T, T+P)` in `once` mode, so each query falls into
-    /// exactly one run's window.
+    /// exactly one run's window; `[T, ∞)` in `thread` mode, which follows a query until it ends.
     pub fn window_for(&self, threshold: Minutes) -> Window {
         match self {
             AlertMode::Window => Window::new(threshold, threshold),
             AlertMode::Once { schedule } => Window::new(threshold, *schedule),
+            AlertMode::Thread => Window::starting_at(threshold),
         }
     }
 }

@@ -106,6 +106,45 @@ impl fmt::Display for SecretUrl {
 pub enum SlackAccess {
     /// An incoming webhook: one channel, post only.
     Webhook(SecretUrl),
+    /// A Slack app's bot token and the channel it posts to: post, update and reply in threads.
+    /// A secret may give a webhook as well, used by the modes that only post.
+    WebApi {
+        token: Secret<String>,
+        channel: ChannelId,
+        webhook: Option<SecretUrl>,
+    },
+}
+
+impl SlackAccess {
+    /// The webhook, when the secret gives one.
+    pub fn webhook(&self) -> Option<&SecretUrl> {
+        match self {
+            SlackAccess::Webhook(url) => Some(url),
+            SlackAccess::WebApi { webhook, .. } => webhook.as_ref(),
+        }
+    }
+}
+
+/// A Slack channel id (`C…`, `G…` for a private channel): the Web API posts by id, and an id is
+/// checked to be one so that a channel *name* in the secret is refused with a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelId(String);
+
+impl ChannelId {
+    pub const EXPECTED: &'static str =
+        "a Slack channel id such as \"C0123ABCDEF\" (in Slack: channel details, at the bottom)";
+
+    pub fn parse(text: &str) -> Option<ChannelId> {
+        let text = text.trim();
+        let valid = (2..=32).contains(&text.len())
+            && text.starts_with(['C', 'G', 'D'])
+            && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        valid.then(|| ChannelId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Masks known credential values in text that came from outside (an error message, a response

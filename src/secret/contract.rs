@@ -1,5 +1,8 @@
 //! The secret's JSON contract. The secret (a `SecretString` holding a JSON object) carries:
-//! - `slack_webhook_url` (required): the Slack incoming webhook, itself a credential;
+//! - how to reach Slack, one or both of:
+//!   - `slack_webhook_url`: an incoming webhook, itself a credential (modes `window`, `once`);
+//!   - `slack_bot_token` and `slack_channel`: a Slack app's bot token (a credential) and the
+//!     channel id it posts to, through the Web API (needed by mode `thread`);
 //! - exactly one of `cluster_identifier` (a provisioned cluster) or `workgroup_name` (Redshift
 //!   Serverless), and `database` (required): where to run the statement;
 //! - for a cluster, exactly one of `db_user` (temporary credentials through
@@ -14,7 +17,7 @@ use serde_json::Value;
 
 use super::SecretError;
 use crate::input::{Object, Problem, Quote};
-use crate::model::{Connection, DbAuth, Masker, SecretUrl, SlackAccess, Target};
+use crate::model::{ChannelId, Connection, DbAuth, Masker, Secret, SecretUrl, SlackAccess, Target};
 use crate::rules::RulesPatch;
 
 /// Everything the secret tells a run.
@@ -28,6 +31,7 @@ pub struct SecretConfig {
 }
 
 const NON_EMPTY: &str = "a non-empty string";
+const BOT_TOKEN: &str = "a Slack bot token (it starts with \"xoxb-\")";
 
 /// Parses and validates the secret's JSON text.
 pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretError> {
@@ -64,12 +68,48 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
         })
     };
 
-    let webhook_text = required("slack_webhook_url")?;
-    let webhook = SecretUrl::parse(&webhook_text).map_err(|problem| SecretError::BadUrl {
-        secret_id: id(),
-        key: "slack_webhook_url",
-        problem,
-    })?;
+    let webhook_text = optional("slack_webhook_url")?;
+    let webhook = webhook_text
+        .as_deref()
+        .map(|text| {
+            SecretUrl::parse(text).map_err(|problem| SecretError::BadUrl {
+                secret_id: id(),
+                key: "slack_webhook_url",
+                problem,
+            })
+        })
+        .transpose()?;
+    let token = object
+        .parsed("slack_bot_token", BOT_TOKEN, |t| {
+            let t = t.trim();
+            (t.starts_with("xox") && t.len() > 8 && !t.contains(char::is_whitespace))
+                .then(|| t.to_owned())
+        })
+        .map_err(wrong)?;
+    let channel = object
+        .parsed("slack_channel", ChannelId::EXPECTED, ChannelId::parse)
+        .map_err(wrong)?;
+    let slack = match (token.clone(), channel, webhook.clone()) {
+        (Some(token), Some(channel), webhook) => SlackAccess::WebApi {
+            token: Secret::new(token),
+            channel,
+            webhook,
+        },
+        (Some(_), None, _) => {
+            return Err(SecretError::MissingKey {
+                secret_id: id(),
+                key: "slack_channel",
+            })
+        }
+        (None, Some(_), _) => {
+            return Err(SecretError::MissingKey {
+                secret_id: id(),
+                key: "slack_bot_token",
+            })
+        }
+        (None, None, Some(webhook)) => SlackAccess::Webhook(webhook),
+        (None, None, None) => return Err(SecretError::NoSlack { secret_id: id() }),
+    };
     let target = match (optional("cluster_identifier")?, optional("workgroup_name")?) {
         (Some(cluster), None) => Target::Cluster(cluster),
         (None, Some(workgroup)) => Target::Workgroup(workgroup),
@@ -101,15 +141,19 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
     };
     let rules = RulesPatch::read(&object).map_err(wrong)?;
 
-    let mut sensitive = vec![webhook_text.clone(), webhook.expose().path().to_owned()];
-    sensitive.extend(
-        webhook
-            .expose()
-            .path_segments()
-            .into_iter()
-            .flatten()
-            .map(str::to_owned),
-    );
+    let mut sensitive: Vec<String> = token.into_iter().collect();
+    if let (Some(text), Some(webhook)) = (webhook_text, &webhook) {
+        sensitive.push(text);
+        sensitive.push(webhook.expose().path().to_owned());
+        sensitive.extend(
+            webhook
+                .expose()
+                .path_segments()
+                .into_iter()
+                .flatten()
+                .map(str::to_owned),
+        );
+    }
     match &auth {
         DbAuth::DbUser(user) => sensitive.push(user.clone()),
         DbAuth::SecretArn(arn) => sensitive.push(arn.clone()),
@@ -118,7 +162,7 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
     // Path segments like "services" are no secret; masking them would only garble messages.
     sensitive.retain(|s| s != "services" && s != "/");
     Ok(SecretConfig {
-        slack: SlackAccess::Webhook(webhook),
+        slack,
         connection: Connection {
             target,
             database,
@@ -159,8 +203,7 @@ mod tests {
         );
         assert_eq!(config.connection.database, "dev");
         assert_eq!(config.connection.auth, DbAuth::DbUser("monitor".into()));
-        let SlackAccess::Webhook(url) = &config.slack;
-        assert_eq!(url.expose().as_str(), HOOK);
+        assert_eq!(config.slack.webhook().unwrap().expose().as_str(), HOOK);
     }
 
     #[test]
@@ -176,13 +219,51 @@ mod tests {
 
     #[test]
     fn each_missing_required_key_is_named() {
-        for key in ["slack_webhook_url", "database"] {
-            let mut v = valid();
-            v.as_object_mut().unwrap().remove(key);
-            let err = parse(&v).unwrap_err();
-            assert!(matches!(err, SecretError::MissingKey { key: k, .. } if k == key));
-            assert!(err.to_string().contains(key) && err.to_string().contains("prod/alert"));
+        let mut v = valid();
+        v.as_object_mut().unwrap().remove("database");
+        let err = parse(&v).unwrap_err();
+        assert!(matches!(err, SecretError::MissingKey { key: "database", .. }));
+        assert!(err.to_string().contains("database") && err.to_string().contains("prod/alert"));
+    }
+
+    #[test]
+    fn slack_is_reached_by_a_webhook_a_bot_token_and_channel_or_both() {
+        let mut none = valid();
+        none.as_object_mut().unwrap().remove("slack_webhook_url");
+        let err = parse(&none).unwrap_err();
+        assert!(matches!(err, SecretError::NoSlack { .. }), "{err}");
+        assert!(err.to_string().contains("slack_bot_token"));
+
+        let mut app = none.clone();
+        app["slack_bot_token"] = json!("xoxb-1111-2222-SECRETBOT");
+        app["slack_channel"] = json!("C0ALERTS01");
+        let config = parse(&app).unwrap();
+        let SlackAccess::WebApi { channel, webhook, .. } = &config.slack else {
+            panic!("{:?}", config.slack)
+        };
+        assert_eq!((channel.as_str(), webhook.is_none()), ("C0ALERTS01", true));
+        assert_eq!(config.masker.mask("echo xoxb-1111-2222-SECRETBOT"), "echo <redacted>");
+        assert!(!format!("{config:?}").contains("SECRETBOT"));
+
+        let mut both = app.clone();
+        both["slack_webhook_url"] = json!(HOOK);
+        assert!(parse(&both).unwrap().slack.webhook().is_some());
+
+        for (key, value, named) in [
+            ("slack_channel", json!("#alerts"), "slack_channel"),
+            ("slack_bot_token", json!("hunter2-not-a-token"), "slack_bot_token"),
+        ] {
+            let mut bad = app.clone();
+            bad[key] = value;
+            let err = parse(&bad).unwrap_err().to_string();
+            assert!(err.contains(named) && !err.contains("hunter2"), "{err}");
         }
+        let mut half = app.clone();
+        half.as_object_mut().unwrap().remove("slack_channel");
+        assert!(matches!(
+            parse(&half).unwrap_err(),
+            SecretError::MissingKey { key: "slack_channel", .. }
+        ));
     }
 
     #[test]

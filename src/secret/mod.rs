@@ -57,6 +57,12 @@ pub enum SecretError {
         secret_id: String,
         key: &'static str,
     },
+    #[error(
+        "secret `{secret_id}` gives no way to reach Slack: add `slack_webhook_url` (an incoming \
+         webhook), or `slack_bot_token` and `slack_channel` (a Slack app, needed by alert_mode \
+         \"thread\")"
+    )]
+    NoSlack { secret_id: String },
     #[error("secret `{secret_id}`: key `{key}` must be {expected}, not {found}")]
     WrongType {
         secret_id: String,

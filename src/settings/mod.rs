@@ -69,6 +69,18 @@ pub enum ConfigError {
          have: use \"sys\" or \"auto\" with a workgroup"
     )]
     InflightOnServerless,
+    #[error(
+        "alert_mode \"thread\" keeps its state in DynamoDB: set STATE_TABLE to the table's name \
+         (the template creates it)"
+    )]
+    ThreadWithoutTable,
+    #[error(
+        "alert_mode \"thread\" posts through Slack's Web API: add slack_bot_token and \
+         slack_channel to the secret `{secret_id}` (see the README: Slack app)"
+    )]
+    ThreadWithoutWebApi { secret_id: String },
+    #[error("environment variable SLACK_API_URL is not usable: {problem}")]
+    SlackApiUrl { problem: crate::model::UrlProblem },
     #[error("the event must be a JSON object (or null for the defaults), but it is {found}")]
     EventNotObject { found: &'static str },
     #[error("the event is not valid JSON ({detail}): send a JSON object")]
@@ -165,6 +177,7 @@ pub fn resolve(top: &Layer, env: &EnvLayer, surface: Surface) -> Result<Settings
     };
     let alert_mode = match mode {
         AlertModeName::Window => AlertMode::Window,
+        AlertModeName::Thread => AlertMode::Thread,
         AlertModeName::Once => {
             let schedule = match top.schedule {
                 Some(p) => Some(p),

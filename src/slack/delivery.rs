@@ -73,6 +73,12 @@ pub enum DeliveryError {
         body: String,
         attempts: u32,
     },
+    #[error("Slack's {method} answered `{code}` ({hint}); not retried")]
+    Api {
+        method: &'static str,
+        code: String,
+        hint: &'static str,
+    },
     #[error("Slack kept answering 429 (rate limited) after {attempts} attempts")]
     RateLimited { attempts: u32 },
     #[error("could not reach Slack after {attempts} attempts: {detail}")]
@@ -107,6 +113,14 @@ impl DeliveryError {
 
     pub fn is_deadline(&self) -> bool {
         matches!(self, DeliveryError::Deadline { .. })
+    }
+
+    /// The Web API's error code, when the refusal came with one.
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            DeliveryError::Api { code, .. } => Some(code),
+            _ => None,
+        }
     }
 }
 

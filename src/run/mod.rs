@@ -2,6 +2,8 @@
 //! summary. Both entry points call [`App::check`]; this is where the pieces meet, and the only
 //! place that knows their order.
 
+mod thread;
+
 use std::time::Duration;
 
 use crate::copy::en::English;
@@ -15,7 +17,9 @@ use crate::secret::{SecretCache, SecretSource};
 use crate::settings::{ConfigError, Settings};
 use crate::slack::http::{HttpPost, Reqwest};
 use crate::slack::Slack;
+use crate::state::store::Store;
 use crate::summary::{QuerySummary, Summary};
+pub use thread::MAX_NEW_PARENTS;
 
 /// Time kept back from the statement's wait for posting to Slack (or a third of what is left on
 /// short deadlines): a statement that uses up all the time would leave none to report.
@@ -27,21 +31,36 @@ pub struct App<H = Reqwest> {
     secrets: SecretSource,
     data_api: DataApi,
     slack: Slack<H>,
+    /// Thread mode's table (`STATE_TABLE`); the other modes need none.
+    state: Option<Store>,
 }
 
 impl App<Reqwest> {
     /// Builds the clients from the standard AWS configuration (credentials chain, region,
-    /// `AWS_ENDPOINT_URL*`).
+    /// `AWS_ENDPOINT_URL*`), the state table from `STATE_TABLE` and the Slack Web API's base
+    /// from `SLACK_API_URL` (both optional).
     pub async fn from_environment() -> Self {
         let config = crate::aws::load_config().await;
+        let env = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut slack = Slack::default();
+        if let Some(base) = env("SLACK_API_URL") {
+            slack = slack.with_api_base(crate::model::SecretUrl::parse(&base));
+        }
+        let state = env("STATE_TABLE").map(|table| {
+            Store::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table.trim().to_owned(),
+            )
+        });
         App::new(
             SecretSource::new(
                 aws_sdk_secretsmanager::Client::new(&config),
                 SecretCache::new(crate::secret::cache::DEFAULT_TTL),
             ),
             DataApi::new(aws_sdk_redshiftdata::Client::new(&config)),
-            Slack::default(),
+            slack,
         )
+        .with_state(state)
     }
 }
 
@@ -51,7 +70,14 @@ impl<H: HttpPost> App<H> {
             secrets,
             data_api,
             slack,
+            state: None,
         }
+    }
+
+    /// Keeps thread mode's state in `store`.
+    pub fn with_state(mut self, store: Option<Store>) -> Self {
+        self.state = store;
+        self
     }
 
     /// Runs one check and finishes by `deadline`, whatever the services do.
@@ -69,6 +95,17 @@ impl<H: HttpPost> App<H> {
         let as_of = match settings.alert_mode {
             AlertMode::Window => None,
             AlertMode::Once { .. } => Some(reference_time(settings.scheduled_time)),
+            AlertMode::Thread => {
+                return thread::check(self, settings, &secret, &rules, views, deadline)
+                    .await
+                    .inspect_err(|err| {
+                        if let Error::Slack(e) = err {
+                            if e.credential_is_dead() {
+                                self.secrets.invalidate(secret_id);
+                            }
+                        }
+                    });
+            }
         };
         let statement = long_queries::statement(
             views,
@@ -164,6 +201,7 @@ impl<H: HttpPost> App<H> {
                 .then(|| messages.iter().map(|m| m.to_json()).collect()),
             messages_omitted: None,
             queries_omitted: None,
+            thread: None,
         })
     }
 }
