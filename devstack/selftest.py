@@ -9,6 +9,7 @@ Run: python3 -m unittest devstack/selftest.py -v
 
 import base64
 import http.client
+import importlib.util
 import json
 import os
 import signal
@@ -760,7 +761,7 @@ class RuntimeApiTest(ServerCase):
 
 # --------------------------------------------------------------------------
 class LauncherTest(unittest.TestCase):
-    """stack.py as the Rust tests start it: READY with five ports, then stop on EOF or SIGTERM."""
+    """stack.py as the Rust tests start it: READY with six ports, then stop on EOF or SIGTERM."""
 
     def launch(self):
         proc = subprocess.Popen(
@@ -770,11 +771,11 @@ class LauncherTest(unittest.TestCase):
         line = proc.stdout.readline()
         self.assertTrue(line.startswith("READY {"), line)
         ports = json.loads(line[len("READY "):])
-        self.assertEqual(sorted(ports), ["dataapi", "moto", "runtime", "secrets", "slack"])
-        self.assertEqual(len(set(ports.values())), 5)
+        self.assertEqual(sorted(ports), ["dataapi", "dynamo", "moto", "runtime", "secrets", "slack"])
+        self.assertEqual(len(set(ports.values())), 6)
         for service, path in (("moto", "/moto-api/data.json"), ("dataapi", "/_control/cluster"),
                               ("slack", "/_control/received"), ("runtime", "/_control/stats"),
-                              ("secrets", "/_control/calls")):
+                              ("secrets", "/_control/calls"), ("dynamo", "/_control/calls")):
             self.assertEqual(request(ports[service], "GET", path)[0], 200, service)
         return proc, ports
 
@@ -855,6 +856,163 @@ class SecretsFaultTest(unittest.TestCase):
         status, _, _ = request(STACK.ports["secrets"], "POST", "/_control/script",
                                {"faults": {"x": {"hang": 1}}})
         self.assertEqual(status, 400)
+
+
+# --------------------------------------------------------------------------
+class DynamoFaultTest(unittest.TestCase):
+    """dynamo_faults.py: scripted faults per operation; everything else passes through to moto."""
+
+    def ddb(self, operation, body, port=None, timeout=10):
+        """(status, parsed answer) of a DynamoDB call, through the front unless a port is given."""
+        status, _, data = request(port or STACK.ports["dynamo"], "POST", "/", body, timeout=timeout, headers={
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/dynamodb/"
+                             "aws4_request, SignedHeaders=host, Signature=0",
+        })
+        return status, json.loads(data) if data else None
+
+    def put(self, sk, table="faults-state"):
+        return self.ddb("PutItem", {"TableName": table, "Item": {"pk": {"S": "p"}, "sk": {"S": sk}}})
+
+    def query(self, table="faults-state", port=None):
+        return self.ddb("Query", {"TableName": table, "KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": {":pk": {"S": "p"}}}, port=port)
+
+    def script(self, *faults):
+        return STACK.control("dynamo", "POST", "/_control/script", {"faults": list(faults)})
+
+    def calls(self):
+        return STACK.control("dynamo", "GET", "/_control/calls")
+
+    def setUp(self):
+        STACK.control("dynamo", "POST", "/_control/reset")
+        STACK.create_table("faults-state")
+
+    def test_unscripted_calls_reach_moto(self):
+        status, answer = self.ddb("CreateTable", {
+            "TableName": "faults-passthrough", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        })
+        self.assertEqual((status, answer["TableDescription"]["TableName"]), (200, "faults-passthrough"))
+        self.assertEqual(self.put("1", table="faults-passthrough")[0], 200)
+        status, answer = self.query(table="faults-passthrough")
+        self.assertEqual((status, answer["Items"]), (200, [{"pk": {"S": "p"}, "sk": {"S": "1"}}]))
+        # What moto itself says, unchanged.
+        self.assertEqual(self.query(table="faults-passthrough", port=STACK.ports["moto"]), (status, answer))
+        status, answer = self.query(table="faults-no-such-table")
+        self.assertEqual((status, answer["__type"].rsplit("#", 1)[-1]), (400, "ResourceNotFoundException"))
+        self.assertEqual([(c["operation"], c["fault"], c["status"]) for c in self.calls()],
+                         [("CreateTable", False, 200), ("PutItem", False, 200), ("Query", False, 200),
+                          ("Query", False, 400)])
+
+    def test_a_scripted_error_is_answered_once_then_calls_pass_through(self):
+        self.script({"operation": "PutItem", "error": "ProvisionedThroughputExceededException"})
+        self.assertEqual(self.query()[0], 200)  # another operation is not touched
+        status, answer = self.put("once")
+        self.assertEqual(status, 400)
+        self.assertEqual(answer["__type"], "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException")
+        self.assertIn("provisioned throughput", answer["message"])
+        self.assertNotIn({"pk": {"S": "p"}, "sk": {"S": "once"}}, self.query(port=STACK.ports["moto"])[1]["Items"])
+        self.assertEqual(self.put("once")[0], 200)
+        self.assertIn({"pk": {"S": "p"}, "sk": {"S": "once"}}, self.query(port=STACK.ports["moto"])[1]["Items"])
+        self.assertEqual([(c["operation"], c["fault"], c["status"]) for c in self.calls()],
+                         [("Query", False, 200), ("PutItem", True, 400), ("PutItem", False, 200)])
+
+    def test_faults_are_taken_in_list_order_and_500_for_internal_errors(self):
+        self.script({"operation": "*", "error": "InternalServerError"},
+                    {"operation": "UpdateItem", "error": "AccessDeniedException", "times": 2, "message": "no"},
+                    {"operation": "DeleteItem", "error": "ResourceNotFoundException", "times": -1})
+        key = {"TableName": "faults-state", "Key": {"pk": {"S": "p"}, "sk": {"S": "x"}}}
+        status, answer = self.ddb("UpdateItem", key)  # the "*" fault comes first in the list
+        self.assertEqual((status, answer["__type"]), (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"))
+        for _ in range(2):
+            self.assertEqual(self.ddb("UpdateItem", key), (400, {
+                "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException", "message": "no"}))
+        self.assertEqual(self.ddb("UpdateItem", key)[0], 200)
+        for _ in range(3):  # times -1: always
+            status, answer = self.ddb("DeleteItem", key)
+            self.assertEqual((status, answer["__type"].rsplit("#", 1)[-1]), (400, "ResourceNotFoundException"))
+        self.assertEqual(self.query()[0], 200)
+        script = STACK.control("dynamo", "GET", "/_control/script")["faults"]
+        self.assertEqual([f["applied"] for f in script], [1, 2, 3])
+
+    def test_after_lets_the_first_calls_through(self):
+        self.script({"operation": "Query", "error": "ThrottlingException", "after": 2, "times": 2})
+        statuses = [self.query()[0] for _ in range(5)]
+        self.assertEqual(statuses, [200, 200, 400, 400, 200])
+        self.assertEqual([c["fault"] for c in self.calls()], [False, False, True, True, False])
+
+    def test_a_hang_accepts_says_nothing_and_closes(self):
+        self.script({"operation": "PutItem", "hang_ms": 1000})
+        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", STACK.ports["dynamo"], timeout=10)
+        conn.request("POST", "/", json.dumps({"TableName": "faults-state",
+                                             "Item": {"pk": {"S": "p"}, "sk": {"S": "hung"}}}), {
+            "X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            conn.getresponse()
+        conn.close()
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        [call] = self.calls()
+        self.assertEqual((call["operation"], call["fault"], call["status"], call["closed"]),
+                         ("PutItem", True, None, True))
+        self.assertNotIn({"pk": {"S": "p"}, "sk": {"S": "hung"}}, self.query(port=STACK.ports["moto"])[1]["Items"])
+        self.assertEqual(self.put("hung")[0], 200)  # used up: the next call goes through
+
+    def test_hang_then_error_answers_late(self):
+        self.script({"operation": "Query", "hang_ms": 600, "error": "ThrottlingException"})
+        started = time.monotonic()
+        self.assertEqual(self.query()[0], 400)
+        self.assertGreaterEqual(time.monotonic() - started, 0.55)
+
+    def test_a_bad_script_is_refused_and_keeps_the_old_one(self):
+        self.script({"operation": "Query", "error": "ThrottlingException", "times": -1})
+        for bad in ([{"operation": "Query", "error": "ThrottlingException", "time": 1}],
+                    [{"operation": "Putitem", "error": "ThrottlingException"}],
+                    [{"error": "ThrottlingException"}],
+                    [{"operation": "Query"}],
+                    [{"operation": "Query", "error": "ThrottlingException", "times": 0}],
+                    [{"operation": "Query", "error": "ThrottlingException", "after": -1}],
+                    [{"operation": "Query", "error": "Throttling Exception"}],
+                    {"operation": "Query"}):
+            status, _, data = request(STACK.ports["dynamo"], "POST", "/_control/script", {"faults": bad})
+            self.assertEqual(status, 400, bad)
+            self.assertIn("error", json.loads(data))
+        self.assertEqual(request(STACK.ports["dynamo"], "POST", "/_control/script", {"fault": []})[0], 400)
+        self.assertEqual(self.query()[0], 400)
+
+    def test_reset_clears_faults_and_calls(self):
+        self.script({"operation": "*", "error": "ThrottlingException", "times": -1})
+        self.assertEqual(self.query()[0], 400)
+        STACK.control("dynamo", "POST", "/_control/reset")
+        self.assertEqual(self.calls(), [])
+        self.assertEqual(self.query()[0], 200)
+
+    @unittest.skipUnless(importlib.util.find_spec("boto3"), "boto3 is not installed")
+    def test_the_sdk_reads_the_errors_and_passes_through(self):
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{STACK.ports['dynamo']}",
+                              region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
+        client.put_item(TableName="faults-state", Item={"pk": {"S": "p"}, "sk": {"S": "sdk"}})
+        self.script({"operation": "PutItem", "error": "ProvisionedThroughputExceededException"},
+                    {"operation": "Query", "error": "InternalServerError"})
+        with self.assertRaises(client.exceptions.ProvisionedThroughputExceededException):
+            client.put_item(TableName="faults-state", Item={"pk": {"S": "p"}, "sk": {"S": "sdk2"}})
+        with self.assertRaises(client.exceptions.InternalServerError) as caught:
+            client.query(TableName="faults-state", KeyConditionExpression="pk = :pk",
+                         ExpressionAttributeValues={":pk": {"S": "p"}})
+        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+        items = client.query(TableName="faults-state", KeyConditionExpression="pk = :pk",
+                             ExpressionAttributeValues={":pk": {"S": "p"}})["Items"]
+        self.assertIn({"pk": {"S": "p"}, "sk": {"S": "sdk"}}, items)
+        # Every call carried the SDK's Authorization header through to moto, which routed it.
+        self.assertEqual([c["status"] for c in self.calls()], [200, 400, 500, 200])
 
 
 class RawEventTest(unittest.TestCase):

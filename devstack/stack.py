@@ -4,9 +4,12 @@ Slack receiver and the Lambda Runtime API harness, each on a free 127.0.0.1 port
     python3 devstack/stack.py [--quiet] [--exit-on-stdin-eof] [--sample]
 
 prints exactly one line, ``READY {"moto": P1, "dataapi": P2, "slack": P3, "runtime": P4,
-"secrets": P5}`` (``secrets``: Secrets Manager with faults on request, in front of moto), then
-serves until SIGTERM or SIGINT, or (``--exit-on-stdin-eof``) until its stdin reaches EOF: a parent
-that keeps the pipe open and drops it stops the stack even when the parent dies. ``--sample``
+"secrets": P5, "dynamo": P6}``, then serves until SIGTERM or SIGINT, or
+(``--exit-on-stdin-eof``) until its stdin reaches EOF: a parent that keeps the pipe open and drops
+it stops the stack even when the parent dies. ``secrets`` (secrets.py) and ``dynamo``
+(dynamo_faults.py) are Secrets Manager and DynamoDB with faults on request, in front of moto:
+``environment()`` points the function at moto itself, and a test opts into a front by pointing
+AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL_DYNAMODB at it. ``--sample``
 (``scripts/stack up``) also stores the sample secret, loads the sample queries and prints the
 environment for a second shell.
 
@@ -14,6 +17,7 @@ From Python (demo.py, selftest.py, bench/run.py, scripts/):
 
     sys.path.insert(0, "devstack"); import stack
     s = stack.start(); s.ports; s.env(); s.put_secret(name, {...}); s.load_cluster(scenario)
+    s.create_table(name)   # the thread-mode state table, in moto
     s.control("slack", "GET", "/_control/received"); s.stop()
 
 ``start()`` runs this file as a child process (the stand-ins then never compete with the caller
@@ -37,7 +41,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-SERVICES = ("moto", "dataapi", "slack", "runtime", "secrets")
+SERVICES = ("moto", "dataapi", "slack", "runtime", "secrets", "dynamo")
 
 
 # ----- the client side -----------------------------------------------------------------------
@@ -89,6 +93,9 @@ class Stack:
 
     def put_secret(self, name, value):
         return put_secret(self.ports["moto"], name, value)
+
+    def create_table(self, name):
+        return create_table(self.ports["moto"], name)
 
     def load_cluster(self, scenario):
         return self.control("dataapi", "POST", "/_control/cluster", scenario)
@@ -144,14 +151,16 @@ def environment(ports):
     }
 
 
+def unchecked_sigv4(service):
+    """An Authorization header moto accepts: it routes a request by the service in the SigV4
+    credential scope and does not check the signature."""
+    return (f"AWS4-HMAC-SHA256 Credential=testing/20261128/{REGION}/{service}/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+
+
 def put_secret(moto_port, name, value):
-    """Creates (or updates) a secret in moto; returns its ARN. moto routes a request by the
-    service in its SigV4 credential scope and does not check the signature."""
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20261128/{REGION}/secretsmanager/aws4_request, "
-        "SignedHeaders=host, Signature=0",
-    }
+    """Creates (or updates) a secret in moto; returns its ARN."""
+    headers = {"Content-Type": "application/x-amz-json-1.1", "Authorization": unchecked_sigv4("secretsmanager")}
 
     def call(operation, body):
         return request(moto_port, "POST", "/", body, {**headers, "X-Amz-Target": f"secretsmanager.{operation}"})
@@ -162,6 +171,35 @@ def put_secret(moto_port, name, value):
     if status != 200:
         raise StackError(f"storing secret {name} in moto: HTTP {status} {answer}")
     return answer["ARN"]
+
+
+def dynamodb(port, operation, body):
+    """(status, answer) of one DynamoDB call (AWS JSON 1.0) to moto, or to the fault front."""
+    return request(port, "POST", "/", body, {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+        "Authorization": unchecked_sigv4("dynamodb"),
+    })
+
+
+def create_table(moto_port, name):
+    """Creates thread mode's state table in moto with the keys src/state/store.rs uses (partition
+    key `pk`, sort key `sk`, both strings; on demand); returns its description. A table that
+    already exists is kept."""
+    status, answer = dynamodb(moto_port, "CreateTable", {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    })
+    if status == 400 and "ResourceInUseException" in str(answer):
+        status, answer = dynamodb(moto_port, "DescribeTable", {"TableName": name})
+        if status == 200:
+            return answer["Table"]
+    if status != 200:
+        raise StackError(f"creating table {name} in moto: HTTP {status} {answer}")
+    return answer["TableDescription"]
 
 
 # ----- the server side -----------------------------------------------------------------------
@@ -183,6 +221,7 @@ def serve_all(quiet):
 
     import _httpbase
     import dataapi
+    import dynamo_faults
     import runtime_api
     import secrets
     import slack
@@ -201,6 +240,10 @@ def serve_all(quiet):
     moto_port = moto.get_host_and_port()[1]
     # Secrets Manager with faults on request, passing everything else to moto.
     servers["secrets"] = _httpbase.make_server(secrets.SecretsHandler, secrets.State(moto_port), HOST, 0, quiet)
+    # DynamoDB likewise (thread mode's state table).
+    servers["dynamo"] = _httpbase.make_server(
+        dynamo_faults.DynamoHandler, dynamo_faults.State(moto_port), HOST, 0, quiet
+    )
     for name, server in servers.items():
         server.serve_in_thread(name)
     ports = {"moto": moto_port, **{n: s.port for n, s in servers.items()}}

@@ -62,9 +62,16 @@ pub struct CheckArgs {
     pub query_source: Option<String>,
 
     /// window: report a query in every run while it is in [N, 2N) minutes; once: only in the
-    /// run in which it crossed N (needs --schedule-minutes). Default: $ALERT_MODE, else window.
-    #[arg(long, value_name = "MODE", value_parser = ["window", "once"])]
+    /// run in which it crossed N (needs --schedule-minutes); thread: one Slack thread per query,
+    /// updated until it ends (needs STATE_TABLE and a Slack app in the secret).
+    /// Default: $ALERT_MODE, else window.
+    #[arg(long, value_name = "MODE", value_parser = ["window", "once", "thread"])]
     pub alert_mode: Option<String>,
+
+    /// Thread mode: escalate a query still running after this many minutes (default: twice
+    /// its threshold). Overrides the secret's critical_minutes.
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
+    pub critical_minutes: Option<u32>,
 
     /// How often this check is scheduled, in minutes (for --alert-mode once).
     /// Default: $SCHEDULE_MINUTES.
@@ -108,6 +115,10 @@ impl CheckArgs {
             query_source: self.query_source.as_deref().and_then(QuerySource::parse),
             alert_mode: self.alert_mode.as_deref().and_then(AlertModeName::parse),
             schedule: self.schedule_minutes.and_then(Minutes::new),
+            rules: crate::rules::RulesPatch {
+                critical_minutes: self.critical_minutes.and_then(Minutes::new),
+                ..Default::default()
+            },
             ..Layer::default()
         })
     }

@@ -117,25 +117,29 @@ impl Phrases for English {
             ThreadState::Running {
                 minutes,
                 critical: false,
-            } => format!(":hourglass_flowing_sand: Redshift query running for {}", duration(minutes)),
+            } => format!(
+                ":hourglass_flowing_sand: Redshift query running for {}",
+                duration(minutes)
+            ),
             ThreadState::Running {
                 minutes,
                 critical: true,
-            } => format!(":rotating_light: Redshift query still running after {}", duration(minutes)),
+            } => format!(
+                ":rotating_light: Redshift query still running after {}",
+                duration(minutes)
+            ),
             ThreadState::Ended { outcome, minutes } => {
                 let (icon, what) = match outcome {
                     Outcome::Finished => (":white_check_mark:", "finished"),
                     Outcome::Failed => (":x:", "failed"),
                     Outcome::Cancelled => (":no_entry_sign:", "cancelled"),
-                    Outcome::Unknown => {
-                        return match minutes {
-                            Some(m) => format!(
-                                ":grey_question: Redshift query no longer running (ran at least {})",
-                                duration(m)
-                            ),
-                            None => ":grey_question: Redshift query no longer running".to_owned(),
-                        }
-                    }
+                    Outcome::Unknown => return match minutes {
+                        Some(m) => format!(
+                            ":grey_question: Redshift query no longer running (ran at least {})",
+                            duration(m)
+                        ),
+                        None => ":grey_question: Redshift query no longer running".to_owned(),
+                    },
                 };
                 match minutes {
                     Some(m) => format!("{icon} Redshift query {what} after {}", duration(m)),

@@ -44,8 +44,14 @@ pub struct QueryFacts<'a> {
 /// Where a thread-mode query stands, for its parent message's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadState {
-    Running { minutes: i64, critical: bool },
-    Ended { outcome: Outcome, minutes: Option<i64> },
+    Running {
+        minutes: i64,
+        critical: bool,
+    },
+    Ended {
+        outcome: Outcome,
+        minutes: Option<i64>,
+    },
 }
 
 /// Facts for a thread-mode parent's context line.

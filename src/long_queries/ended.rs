@@ -196,7 +196,14 @@ mod tests {
     use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
 
     fn set(rows: &[(i64, i64, &str, &str, Option<&str>)]) -> ResultSet {
-        let names = ["pid", "query_id", "status", "start_time", "end_time", "query_text"];
+        let names = [
+            "pid",
+            "query_id",
+            "status",
+            "start_time",
+            "end_time",
+            "query_text",
+        ];
         let meta: Vec<ColumnMetadata> = names
             .iter()
             .map(|n| ColumnMetadata::builder().name(*n).label(*n).build())
@@ -239,9 +246,27 @@ mod tests {
     fn the_outcome_is_read_from_the_status_by_query_id_or_by_session() {
         let result = set(&[
             // An earlier query of the same session, ended before ours was seen running.
-            (7, 900, "success", "2026-11-28 08:00:00", Some("2026-11-28 08:10:00")),
-            (7, 901, "canceled", "2026-11-28 08:59:58", Some("2026-11-28 09:40:00")),
-            (8, 902, "failed", "2026-11-28 09:00:00", Some("2026-11-28 09:41:00")),
+            (
+                7,
+                900,
+                "success",
+                "2026-11-28 08:00:00",
+                Some("2026-11-28 08:10:00"),
+            ),
+            (
+                7,
+                901,
+                "canceled",
+                "2026-11-28 08:59:58",
+                Some("2026-11-28 09:40:00"),
+            ),
+            (
+                8,
+                902,
+                "failed",
+                "2026-11-28 09:00:00",
+                Some("2026-11-28 09:41:00"),
+            ),
             (9, 903, "running", "2026-11-28 09:00:00", None),
         ]);
         let found = find(

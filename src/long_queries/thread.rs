@@ -103,9 +103,11 @@ pub fn critical_reply(query: &LongQuery, ctx: &ThreadContext<'_>) -> Message {
         .chain(ctx.rules.mention_for(query.user.as_deref()))
         .map(|m| m.as_str())
         .collect();
-    let text =
-        ctx.phrases
-            .critical_reply(&mentions.join(" "), query.elapsed_minutes, ctx.critical_minutes);
+    let text = ctx.phrases.critical_reply(
+        &mentions.join(" "),
+        query.elapsed_minutes,
+        ctx.critical_minutes,
+    );
     let mut message = Message::new(&text);
     message.push(Block::section_with_id(BlockId::new("critical"), &text));
     message
@@ -195,7 +197,10 @@ mod tests {
         assert!(t.iter().any(|s| s.contains("CANCEL 4242;")), "{t:?}");
         let json: Value = m.to_json();
         assert_eq!(json["blocks"][3]["block_id"], "query:1:4242:99");
-        assert!(json["text"].as_str().unwrap().starts_with("<!subteam^S0DATA> Redshift"));
+        assert!(json["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!subteam^S0DATA> Redshift"));
     }
 
     #[test]
@@ -207,14 +212,20 @@ mod tests {
         let t = with_ctx(|ctx| texts(&parent(&query(62), ended, ctx)));
         assert!(t[0].contains("cancelled after 1 h 5 min"), "{t:?}");
         assert!(!t.iter().any(|s| s.contains("CANCEL")), "{t:?}");
-        assert!(!t.iter().any(|s| s.contains("<!subteam")), "no mention once ended");
+        assert!(
+            !t.iter().any(|s| s.contains("<!subteam")),
+            "no mention once ended"
+        );
     }
 
     #[test]
     fn the_critical_reply_mentions_the_channel_and_the_owner() {
         let t = with_ctx(|ctx| texts(&critical_reply(&query(61), ctx)));
         assert!(t[0].starts_with("<!subteam^S0DATA> <@U0ALICE> "), "{t:?}");
-        assert!(t[0].contains("1 h 1 min") && t[0].contains("60 min"), "{t:?}");
+        assert!(
+            t[0].contains("1 h 1 min") && t[0].contains("60 min"),
+            "{t:?}"
+        );
         let t = with_ctx(|ctx| {
             texts(&ended_reply(
                 Outcome::Finished,
@@ -223,6 +234,9 @@ mod tests {
                 ctx,
             ))
         });
-        assert_eq!(t[0], ":white_check_mark: Finished at 19:15 JST after 1 h 15 min.");
+        assert_eq!(
+            t[0],
+            ":white_check_mark: Finished at 19:15 JST after 1 h 15 min."
+        );
     }
 }

@@ -138,7 +138,9 @@ impl ChannelId {
         let text = text.trim();
         let valid = (2..=32).contains(&text.len())
             && text.starts_with(['C', 'G', 'D'])
-            && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         valid.then(|| ChannelId(text.to_owned()))
     }
 

@@ -93,13 +93,8 @@ pub(super) async fn check<H: HttpPost>(
         .api_base()
         .map_err(|problem| ConfigError::SlackApiUrl { problem })?;
 
-    let statement = crate::long_queries::statement(
-        views,
-        settings.threshold,
-        AlertMode::Thread,
-        rules,
-        None,
-    );
+    let statement =
+        crate::long_queries::statement(views, settings.threshold, AlertMode::Thread, rules, None);
     let statement_deadline = deadline.earlier_by(SLACK_RESERVE.min(deadline.remaining() / 3));
     let (finished, result) = app
         .data_api
@@ -141,7 +136,11 @@ pub(super) async fn check<H: HttpPost>(
             channel,
             masker: &secret.masker,
         },
-        partition: partition(&secret.connection.target, &secret.connection.database, channel),
+        partition: partition(
+            &secret.connection.target,
+            &secret.connection.database,
+            channel,
+        ),
         claim: claim_id(),
         // A run cannot outlive its deadline (the backstop stops it), so past this its claims
         // are a dead run's.
@@ -200,7 +199,10 @@ pub(super) async fn check<H: HttpPost>(
     let counts = run.counts;
     let posted = counts.posted + counts.escalated + counts.ended.len() + counts.reposted;
     if let Some(first) = run.failures.first() {
-        tracing::warn!(failed = run.failures.len(), "some Slack calls of this run failed");
+        tracing::warn!(
+            failed = run.failures.len(),
+            "some Slack calls of this run failed"
+        );
         return Err(SlackError::Thread {
             failed: run.failures.len(),
             step: first.step,
@@ -267,7 +269,10 @@ impl<H: HttpPost> Run<'_, H> {
             database: &self.secret.connection.database,
             timezone: &self.settings.timezone,
             rules: self.rules,
-            threshold_minutes: self.rules.threshold_for(user, self.settings.threshold).get(),
+            threshold_minutes: self
+                .rules
+                .threshold_for(user, self.settings.threshold)
+                .get(),
             critical_minutes: self.rules.critical_for(user, self.settings.threshold),
             checked: jiff::Timestamp::from_second(self.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             phrases: &English,
@@ -294,7 +299,14 @@ impl<H: HttpPost> Run<'_, H> {
         self.counts.state_writes += 1;
         let moved = self
             .store
-            .move_to(&self.partition, key, &current, &next, self.now, self.deadline)
+            .move_to(
+                &self.partition,
+                key,
+                &current,
+                &next,
+                self.now,
+                self.deadline,
+            )
             .await?;
         if moved {
             self.phases.insert(key, next);
@@ -373,7 +385,10 @@ impl<H: HttpPost> Run<'_, H> {
                     start: query.start_time.as_second(),
                     // The cluster's clock, as the statement measured it.
                     seen_running: query.start_time.as_second() + query.elapsed_minutes * 60,
-                    sys_id: self.settings.query_source.views_on(&self.secret.connection.target)
+                    sys_id: self
+                        .settings
+                        .query_source
+                        .views_on(&self.secret.connection.target)
                         == Some(Views::Sys),
                 };
                 self.counts.state_writes += 1;
@@ -394,7 +409,11 @@ impl<H: HttpPost> Run<'_, H> {
                 claimed
             }
             Claim::TakeOver { .. } => {
-                tracing::warn!(pid = key.pid, query_id = key.query_id, "taking over the claim of a run that did not finish");
+                tracing::warn!(
+                    pid = key.pid,
+                    query_id = key.query_id,
+                    "taking over the claim of a run that did not finish"
+                );
                 self.move_item(key, self.mine()).await?
             }
         };
@@ -421,7 +440,11 @@ impl<H: HttpPost> Run<'_, H> {
         {
             Ok(ts) => {
                 if !self.move_item(key, Phase::Open { ts: ts.clone() }).await? {
-                    tracing::warn!(pid = key.pid, query_id = key.query_id, "the claim was taken over while its parent was posted");
+                    tracing::warn!(
+                        pid = key.pid,
+                        query_id = key.query_id,
+                        "the claim was taken over while its parent was posted"
+                    );
                     return Ok(true);
                 }
                 if is_critical(query, self.settings, self.rules) {
@@ -472,7 +495,8 @@ impl<H: HttpPost> Run<'_, H> {
             Ok(_) => self.counts.escalated += 1,
             Err(reason) => {
                 if !matches!(reason, DeliveryError::MaybeDelivered { .. }) {
-                    self.move_item(key, Phase::Open { ts: ts.to_owned() }).await?;
+                    self.move_item(key, Phase::Open { ts: ts.to_owned() })
+                        .await?;
                 }
                 self.failed("post the critical reply", key, reason);
             }
@@ -598,16 +622,21 @@ impl<H: HttpPost> Run<'_, H> {
             return Ok(());
         }
         let key = key_of(query);
-        let message = layout::parent(
-            query,
-            Status::Running,
-            &self.context(query.user.as_deref()),
-        );
-        match self.app.slack.update(self.to, ts, &message, self.deadline).await {
+        let message = layout::parent(query, Status::Running, &self.context(query.user.as_deref()));
+        match self
+            .app
+            .slack
+            .update(self.to, ts, &message, self.deadline)
+            .await
+        {
             Ok(()) => self.counts.updated += 1,
             Err(e) if e.api_code() == Some("message_not_found") => {
                 if self.move_item(key, self.mine()).await? {
-                    tracing::warn!(pid = key.pid, query_id = key.query_id, "the parent was deleted: posting it again");
+                    tracing::warn!(
+                        pid = key.pid,
+                        query_id = key.query_id,
+                        "the parent was deleted: posting it again"
+                    );
                     if self.post_claimed(query).await? {
                         self.counts.reposted += 1;
                     }

@@ -222,7 +222,13 @@ mod tests {
         let mut v = valid();
         v.as_object_mut().unwrap().remove("database");
         let err = parse(&v).unwrap_err();
-        assert!(matches!(err, SecretError::MissingKey { key: "database", .. }));
+        assert!(matches!(
+            err,
+            SecretError::MissingKey {
+                key: "database",
+                ..
+            }
+        ));
         assert!(err.to_string().contains("database") && err.to_string().contains("prod/alert"));
     }
 
@@ -238,11 +244,17 @@ mod tests {
         app["slack_bot_token"] = json!("xoxb-1111-2222-SECRETBOT");
         app["slack_channel"] = json!("C0ALERTS01");
         let config = parse(&app).unwrap();
-        let SlackAccess::WebApi { channel, webhook, .. } = &config.slack else {
+        let SlackAccess::WebApi {
+            channel, webhook, ..
+        } = &config.slack
+        else {
             panic!("{:?}", config.slack)
         };
         assert_eq!((channel.as_str(), webhook.is_none()), ("C0ALERTS01", true));
-        assert_eq!(config.masker.mask("echo xoxb-1111-2222-SECRETBOT"), "echo <redacted>");
+        assert_eq!(
+            config.masker.mask("echo xoxb-1111-2222-SECRETBOT"),
+            "echo <redacted>"
+        );
         assert!(!format!("{config:?}").contains("SECRETBOT"));
 
         let mut both = app.clone();
@@ -251,7 +263,11 @@ mod tests {
 
         for (key, value, named) in [
             ("slack_channel", json!("#alerts"), "slack_channel"),
-            ("slack_bot_token", json!("hunter2-not-a-token"), "slack_bot_token"),
+            (
+                "slack_bot_token",
+                json!("hunter2-not-a-token"),
+                "slack_bot_token",
+            ),
         ] {
             let mut bad = app.clone();
             bad[key] = value;
@@ -262,7 +278,10 @@ mod tests {
         half.as_object_mut().unwrap().remove("slack_channel");
         assert!(matches!(
             parse(&half).unwrap_err(),
-            SecretError::MissingKey { key: "slack_channel", .. }
+            SecretError::MissingKey {
+                key: "slack_channel",
+                ..
+            }
         ));
     }
 

@@ -164,7 +164,9 @@ impl<H: HttpPost> Slack<H> {
     ) -> Result<(), DeliveryError> {
         let mut body = with_channel(message, to.channel);
         body["ts"] = json!(ts);
-        self.call(Method::Update, to, body, deadline).await.map(drop)
+        self.call(Method::Update, to, body, deadline)
+            .await
+            .map(drop)
     }
 
     async fn call(

@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn an_ok_answer_gives_the_messages_ts() {
         assert_eq!(
-            read(200, r#"{"ok":true,"channel":"C1","ts":"1764324000.000100"}"#),
+            read(
+                200,
+                r#"{"ok":true,"channel":"C1","ts":"1764324000.000100"}"#
+            ),
             Verdict::Accepted("1764324000.000100".into())
         );
     }

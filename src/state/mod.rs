@@ -34,11 +34,7 @@ pub fn partition(target: &Target, database: &str, channel: &ChannelId) -> String
         Target::Cluster(_) => "cluster",
         Target::Workgroup(_) => "workgroup",
     };
-    format!(
-        "{kind}:{}/{database}#{}",
-        target.name(),
-        channel.as_str()
-    )
+    format!("{kind}:{}/{database}#{}", target.name(), channel.as_str())
 }
 
 /// A query's key within its partition: pids are reused, so the query id is part of it.

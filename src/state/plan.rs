@@ -46,13 +46,7 @@ pub struct Plan {
 /// Decides a run. `complete` says the statement's result holds every running query (it was not
 /// cut at its row cap): only then is a missing query known to have ended. `now` is in seconds
 /// since the epoch.
-pub fn plan(
-    tracked: &[Tracked],
-    seen: &[Seen],
-    complete: bool,
-    now: i64,
-    max_new: usize,
-) -> Plan {
+pub fn plan(tracked: &[Tracked], seen: &[Seen], complete: bool, now: i64, max_new: usize) -> Plan {
     let items: BTreeMap<QueryKey, &Tracked> = tracked.iter().map(|t| (t.key, t)).collect();
     let running: BTreeSet<QueryKey> = seen.iter().map(|s| s.key).collect();
     let mut plan = Plan::default();
@@ -60,11 +54,12 @@ pub fn plan(
         match items.get(&query.key).map(|t| &t.phase) {
             None if query.reportable => plan.post.push((query.key, Claim::New)),
             None => {}
-            Some(Phase::Claimed { claim, lease_until }) if *lease_until < now => plan
-                .post
-                .push((query.key, Claim::TakeOver {
+            Some(Phase::Claimed { claim, lease_until }) if *lease_until < now => plan.post.push((
+                query.key,
+                Claim::TakeOver {
                     claim: claim.clone(),
-                })),
+                },
+            )),
             Some(Phase::Claimed { .. }) => plan.busy += 1,
             Some(Phase::Open { ts }) => {
                 if query.critical {
@@ -83,9 +78,7 @@ pub fn plan(
     }
     for item in tracked.iter().filter(|t| !running.contains(&t.key)) {
         match &item.phase {
-            Phase::Open { .. } | Phase::Critical { .. } if complete => {
-                plan.vanished.push(item.key)
-            }
+            Phase::Open { .. } | Phase::Critical { .. } if complete => plan.vanished.push(item.key),
             Phase::Claimed { claim, lease_until } if *lease_until < now && complete => {
                 plan.abandoned.push((item.key, claim.clone()))
             }
@@ -163,9 +156,21 @@ mod tests {
             claim: "run-a".into(),
             lease_until,
         };
-        let live = plan(&[item(1, claimed(200))], &[seen(1, true, false)], true, 100, 10);
+        let live = plan(
+            &[item(1, claimed(200))],
+            &[seen(1, true, false)],
+            true,
+            100,
+            10,
+        );
         assert_eq!((live.post.len(), live.busy), (0, 1));
-        let dead = plan(&[item(1, claimed(50))], &[seen(1, true, false)], true, 100, 10);
+        let dead = plan(
+            &[item(1, claimed(50))],
+            &[seen(1, true, false)],
+            true,
+            100,
+            10,
+        );
         assert_eq!(
             dead.post,
             vec![(
@@ -175,7 +180,13 @@ mod tests {
                 }
             )]
         );
-        let gone = plan(&[item(1, claimed(50)), item(2, claimed(500))], &[], true, 100, 10);
+        let gone = plan(
+            &[item(1, claimed(50)), item(2, claimed(500))],
+            &[],
+            true,
+            100,
+            10,
+        );
         assert_eq!(gone.abandoned, vec![(key(1), "run-a".into())]);
     }
 
@@ -192,7 +203,10 @@ mod tests {
                 },
             ),
         ];
-        assert_eq!(plan(&tracked, &[], true, 0, 10).vanished, vec![key(1), key(2)]);
+        assert_eq!(
+            plan(&tracked, &[], true, 0, 10).vanished,
+            vec![key(1), key(2)]
+        );
         assert!(plan(&tracked, &[], false, 0, 10).vanished.is_empty());
     }
 
@@ -201,6 +215,10 @@ mod tests {
         let many: Vec<Seen> = (1..=13).map(|pid| seen(pid, true, false)).collect();
         let p = plan(&[], &many, true, 0, 10);
         assert_eq!((p.post.len(), p.deferred), (10, 3));
-        assert_eq!(p.post[0].0, key(1), "oldest first, as the statement orders them");
+        assert_eq!(
+            p.post[0].0,
+            key(1),
+            "oldest first, as the statement orders them"
+        );
     }
 }

@@ -403,7 +403,11 @@ mod tests {
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use std::time::Duration;
 
-    fn stored(sk: &str, phase: &str, extra: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+    fn stored(
+        sk: &str,
+        phase: &str,
+        extra: &[(&str, AttributeValue)],
+    ) -> HashMap<String, AttributeValue> {
         let mut item = HashMap::from([
             ("pk".to_owned(), s("cluster:a/dev#C1")),
             ("sk".to_owned(), s(sk)),
@@ -432,7 +436,9 @@ mod tests {
     #[tokio::test]
     async fn a_partition_is_read_in_pages_and_odd_items_are_counted() {
         let first = mock!(Client::query)
-            .match_requests(|r| r.exclusive_start_key().is_none() && r.consistent_read() == Some(true))
+            .match_requests(|r| {
+                r.exclusive_start_key().is_none() && r.consistent_read() == Some(true)
+            })
             .then_output(|| {
                 QueryOutput::builder()
                     .items(stored("1#10", "open", &[("ts", s("1.0"))]))

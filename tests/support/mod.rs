@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod lambda;
 pub mod slack;
 pub mod stack;
+pub mod thread;
 
 pub use cluster::{at, query, NOW};
 pub use slack::{block_texts, pids_in};

@@ -16,6 +16,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_redshift-long-query-alert");
 /// Recognisable, so that a test can prove it never leaks into any output.
 pub const WEBHOOK_TOKEN: &str = "XOXTOKEN7f3a9c1e";
 pub const DB_USER: &str = "monitor_u8q2";
+/// The Slack app's bot token in thread-mode secrets: as recognisable, and as secret.
+pub const BOT_TOKEN: &str = "xoxb-7f3a-BOTSECRET-91c2";
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -419,7 +421,13 @@ pub fn event_file(name: &str) -> Value {
 
 /// Asserts that no secret value reached `text`.
 pub fn assert_no_secret(text: &str) {
-    for needle in [WEBHOOK_TOKEN, "/services/T0001", DB_USER] {
+    for needle in [
+        WEBHOOK_TOKEN,
+        "/services/T0001",
+        DB_USER,
+        BOT_TOKEN,
+        "BOTSECRET",
+    ] {
         assert!(
             !text.contains(needle),
             "secret value {needle:?} leaked into:\n{text}"
