@@ -926,12 +926,13 @@ class DynamoFaultTest(unittest.TestCase):
                     {"operation": "UpdateItem", "error": "AccessDeniedException", "times": 2, "message": "no"},
                     {"operation": "DeleteItem", "error": "ResourceNotFoundException", "times": -1})
         key = {"TableName": "faults-state", "Key": {"pk": {"S": "p"}, "sk": {"S": "x"}}}
-        status, answer = self.ddb("UpdateItem", key)  # the "*" fault comes first in the list
+        update = {**key, "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "1"}}}
+        status, answer = self.ddb("UpdateItem", update)  # the "*" fault comes first in the list
         self.assertEqual((status, answer["__type"]), (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"))
         for _ in range(2):
-            self.assertEqual(self.ddb("UpdateItem", key), (400, {
+            self.assertEqual(self.ddb("UpdateItem", update), (400, {
                 "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException", "message": "no"}))
-        self.assertEqual(self.ddb("UpdateItem", key)[0], 200)
+        self.assertEqual(self.ddb("UpdateItem", update)[0], 200)
         for _ in range(3):  # times -1: always
             status, answer = self.ddb("DeleteItem", key)
             self.assertEqual((status, answer["__type"].rsplit("#", 1)[-1]), (400, "ResourceNotFoundException"))

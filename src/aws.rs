@@ -190,7 +190,16 @@ impl AwsFailure {
                 FailureKind::Unreadable
             }
             SdkError::ServiceError(_) => match code.as_deref() {
-                Some(c) if c.contains("Throttl") || c == "TooManyRequestsException" => {
+                // DynamoDB says "throttled" in its own words.
+                Some(c)
+                    if c.contains("Throttl")
+                        || matches!(
+                            c,
+                            "TooManyRequestsException"
+                                | "ProvisionedThroughputExceededException"
+                                | "RequestLimitExceeded"
+                        ) =>
+                {
                     FailureKind::Throttled
                 }
                 Some(

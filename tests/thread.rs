@@ -468,3 +468,71 @@ fn the_lambda_function_runs_thread_mode_and_a_dry_run_changes_nothing() {
     assert_eq!(reply_kinds(&parents(&stack)[0]), ["critical"]);
     assert_no_secret(&lambda.logs());
 }
+
+#[test]
+fn dynamodb_throttled_or_unreachable_fails_the_run_clearly_and_the_next_one_recovers() {
+    let stack = Stack::for_threads(SECRET);
+    stack.load_cluster(one_query(minutes(31)));
+    let args = [
+        "check",
+        "--secret-id",
+        SECRET,
+        "--minutes",
+        "30",
+        "--timeout",
+        "20",
+    ];
+
+    // Every claim throttled, past the SDK's own retries.
+    stack.script_dynamo_faults(json!([
+        {"operation": "PutItem", "error": "ProvisionedThroughputExceededException", "times": -1}
+    ]));
+    let run = stack.run_cli_with(stack.faulty_dynamodb_env(), &args, &[]);
+    assert_eq!(run.output.status.code(), Some(1));
+    let out = run.all_output();
+    assert!(
+        out.contains("state error") && out.contains("throttled"),
+        "{out}"
+    );
+    assert!(
+        parents(&stack).is_empty(),
+        "nothing is posted without a claim"
+    );
+
+    // DynamoDB cannot be reached at all.
+    let mut unreachable = stack.thread_env();
+    for (key, value) in unreachable.iter_mut() {
+        if key == "AWS_ENDPOINT_URL_DYNAMODB" {
+            *value = "http://127.0.0.1:9".into();
+        }
+    }
+    let run = stack.run_cli_with(unreachable, &args, &[]);
+    assert_eq!(run.output.status.code(), Some(1));
+    let out = run.all_output();
+    assert!(out.contains("AWS_ENDPOINT_URL_DYNAMODB"), "{out}");
+    assert!(parents(&stack).is_empty());
+
+    // The recording of a posted parent is throttled once: the run retries it, no duplicate.
+    stack.script_dynamo_faults(json!([
+        {"operation": "UpdateItem", "error": "ThrottlingException", "times": 1}
+    ]));
+    assert_eq!(
+        ok_with(&stack, stack.faulty_dynamodb_env())["thread"]["posted"],
+        1
+    );
+    stack.script_dynamo_faults(json!([]));
+    ok_with(&stack, stack.faulty_dynamodb_env());
+    ok(&stack, &[]);
+    assert_eq!(parents(&stack).len(), 1);
+    assert_eq!(item_phase(&stack, 4242).as_deref(), Some("open"));
+}
+
+fn ok_with(stack: &Stack, env: Vec<(String, String)>) -> Value {
+    let run = stack.run_cli_with(
+        env,
+        &["check", "--secret-id", SECRET, "--minutes", "30"],
+        &[],
+    );
+    assert!(run.output.status.success(), "{}", run.all_output());
+    run.summary()
+}

@@ -133,13 +133,15 @@ impl Phrases for English {
                     Outcome::Finished => (":white_check_mark:", "finished"),
                     Outcome::Failed => (":x:", "failed"),
                     Outcome::Cancelled => (":no_entry_sign:", "cancelled"),
-                    Outcome::Unknown => return match minutes {
-                        Some(m) => format!(
+                    Outcome::Unknown => {
+                        return match minutes {
+                            Some(m) => format!(
                             ":grey_question: Redshift query no longer running (ran at least {})",
                             duration(m)
                         ),
-                        None => ":grey_question: Redshift query no longer running".to_owned(),
-                    },
+                            None => ":grey_question: Redshift query no longer running".to_owned(),
+                        }
+                    }
                 };
                 match minutes {
                     Some(m) => format!("{icon} Redshift query {what} after {}", duration(m)),

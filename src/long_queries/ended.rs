@@ -8,6 +8,7 @@
 //! session runs one query at a time, so at most one row fits.
 
 use super::row::parse_redshift_timestamp;
+use super::text::{keep_prefix, stitch, MAX_TEXT_BYTES};
 use crate::redshift::{MissingColumn, ResultSet, Statement};
 
 /// Rows the lookup reads at most: sessions run other queries after the one that ended.
@@ -145,10 +146,11 @@ pub fn find(set: &ResultSet, sought: &[Sought]) -> Result<Vec<Found>, MissingCol
                 status: r.get(status)?.text().ok()??.trim().to_ascii_lowercase(),
                 start: time(r.get(start)?)?,
                 end: r.get(end).and_then(time),
+                // Stored as Redshift stores it (line breaks as `\n`): rebuilt as in flight.
                 text: r
                     .get(text)
                     .and_then(|c| c.text().ok().flatten())
-                    .map(|t| t.trim_end().to_owned()),
+                    .map(|t| stitch(keep_prefix(t, MAX_TEXT_BYTES).0)),
             })
         })
         .collect();
@@ -218,7 +220,7 @@ mod tests {
                     text(&format!("{status}    ")),
                     text(start),
                     end.map_or(Field::IsNull(true), text),
-                    text("select 1   "),
+                    text("select 1\\nfrom t   "),
                 ]
             })
             .collect();
@@ -284,7 +286,7 @@ mod tests {
             Found::Ended {
                 outcome: Outcome::Cancelled,
                 end: Some(at("2026-11-28 09:40:00")),
-                text: Some("select 1".into())
+                text: Some("select 1\nfrom t".into())
             }
         );
         assert!(matches!(

@@ -439,7 +439,7 @@ impl<H: HttpPost> Run<'_, H> {
             .await
         {
             Ok(ts) => {
-                if !self.move_item(key, Phase::Open { ts: ts.clone() }).await? {
+                if !self.record_parent(key, &ts).await? {
                     tracing::warn!(
                         pid = key.pid,
                         query_id = key.query_id,
@@ -466,6 +466,23 @@ impl<H: HttpPost> Run<'_, H> {
                 }
                 self.failed("post the parent", key, reason);
                 Ok(false)
+            }
+        }
+    }
+
+    /// Records a posted parent. This write matters more than any other: if it is lost, the
+    /// claim looks like a dead run's once its lease ends, and the query gets a second parent.
+    /// So beyond the SDK's retries it is tried again while the deadline allows.
+    async fn record_parent(&mut self, key: QueryKey, ts: &str) -> Result<bool, Error> {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match self.move_item(key, Phase::Open { ts: ts.to_owned() }).await {
+                Err(Error::State(e)) if !e.is_deadline() && self.deadline.allows(wait * 2) => {
+                    tracing::warn!(pid = key.pid, query_id = key.query_id, error = %e, "recording a posted parent failed: trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                other => return other,
             }
         }
     }

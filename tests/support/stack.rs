@@ -48,6 +48,8 @@ pub struct Ports {
     pub slack: u16,
     pub runtime: u16,
     pub secrets: u16,
+    /// DynamoDB behind the fault front (`devstack/dynamo_faults.py`).
+    pub dynamo: u16,
 }
 
 /// A running stack; dropping it closes the launcher's stdin, which stops it (and kills it if it
@@ -146,6 +148,7 @@ impl Stack {
                 slack: port("slack"),
                 runtime: port("runtime"),
                 secrets: port("secrets"),
+                dynamo: port("dynamo"),
             },
             child,
             stdin,

@@ -52,6 +52,27 @@ impl Stack {
         env
     }
 
+    /// Thread mode's environment with DynamoDB behind the fault front.
+    pub fn faulty_dynamodb_env(&self) -> Vec<(String, String)> {
+        let mut env = self.thread_env();
+        for (key, value) in env.iter_mut() {
+            if key == "AWS_ENDPOINT_URL_DYNAMODB" {
+                *value = Stack::url(self.ports.dynamo);
+            }
+        }
+        env
+    }
+
+    /// Faults for the DynamoDB front: `[{"operation", "error", "times", "hang_ms", "after"}]`.
+    pub fn script_dynamo_faults(&self, faults: Value) {
+        control(
+            self.ports.dynamo,
+            "POST",
+            "/_control/script",
+            Some(&json!({ "faults": faults })),
+        );
+    }
+
     /// Calls moto's DynamoDB (JSON 1.0; moto routes by the credential scope's service).
     pub fn dynamodb(&self, operation: &str, body: &Value) -> Value {
         let target = format!("DynamoDB_20120810.{operation}");
