@@ -17,6 +17,7 @@ could never fail is itself a failure.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import importlib.resources
 import json
 import re
@@ -47,7 +48,27 @@ CONTRACT_ENV = {
     "QUERY_SOURCE",
     "ALERT_MODE",
     "SCHEDULE_MINUTES",
+    # Thread mode's DynamoDB table (src/run/mod.rs); see CONDITIONAL_ENV.
+    "STATE_TABLE",
 }
+# Variables that exist only in one ALERT_MODE: the template writes them as
+# `!If [Condition, value, !Ref AWS::NoValue]`, and the condition must hold in that mode only.
+CONDITIONAL_ENV = {"STATE_TABLE": "thread"}
+# The ALERT_MODE that follows queries in a DynamoDB table, and what the table looks like
+# (src/state/store.rs: items keyed pk/sk, both strings, expiring through `expires_at`).
+THREAD_MODE = "thread"
+STATE_KEYS = (("pk", "HASH", "S"), ("sk", "RANGE", "S"))
+STATE_TTL_ATTRIBUTE = "expires_at"
+# Exactly the calls the function makes on the table: one consistent Query per run, conditional
+# writes. No Scan, GetItem, BatchWriteItem or DescribeTable, and no index.
+STATE_TABLE_ACTIONS = {
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+}
+# What KmsKeyArn-like parameters are given when conditions are evaluated below.
+SAMPLE_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VALID_RUNTIMES = {"provided.al2023", "provided.al2"}
 SAMPLE_EVENTS = {
     "scheduled.json",
@@ -71,6 +92,14 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "redshift-data:CancelStatement": (),
     "redshift:GetClusterCredentials": ("dbname", "dbuser"),
     "kms:Decrypt": ("key",),
+    "kms:Encrypt": ("key",),
+    "kms:GenerateDataKey": ("key",),
+    # Query also takes the `index` type (queries on a secondary index); the table has no index
+    # and the statement names the table alone.
+    "dynamodb:Query": ("index", "table"),
+    "dynamodb:PutItem": ("table",),
+    "dynamodb:UpdateItem": ("table",),
+    "dynamodb:DeleteItem": ("table",),
     "logs:CreateLogStream": ("log-stream",),
     "logs:PutLogEvents": ("log-stream",),
     "sqs:SendMessage": ("queue",),
@@ -134,20 +163,95 @@ def is_ref(value, name: str) -> bool:
 # IAM
 
 
-def branches(item):
-    """Both sides of an `Fn::If` (minus AWS::NoValue), flagged as conditional."""
+def branches(item, conditions: tuple[str, ...] = ()):
+    """Both sides of an `Fn::If` (minus AWS::NoValue), each with the conditions it needs: a tuple
+    of condition names, "!Name" for the false side, empty (falsy) when unconditional."""
     if isinstance(item, dict) and set(item) == {"Fn::If"}:
-        _, yes, no = item["Fn::If"]
-        for side in (yes, no):
+        name, yes, no = item["Fn::If"]
+        for side, condition in ((yes, name), (no, "!" + name)):
             if side != NO_VALUE:
-                for inner, _ in branches(side):
-                    yield inner, True
+                yield from branches(side, conditions + (condition,))
     else:
-        yield item, False
+        yield item, conditions
 
 
-def iam_statements(template: dict) -> list[tuple[str, dict, bool]]:
-    """Every policy statement anywhere in Resources: (resource, statement, is_conditional)."""
+# ---------------------------------------------------------------------------------------------
+# Conditions, evaluated for given parameter values
+
+
+def parameter_values(template: dict, **given: str) -> dict[str, str]:
+    """Every parameter at its default (empty when it has none), with `given` overriding."""
+    values = {
+        name: "" if "Default" not in p else str(p["Default"])
+        for name, p in template.get("Parameters", {}).items()
+    }
+    values.update(given)
+    return values
+
+
+def condition_holds(template: dict, expr, params: dict[str, str]) -> bool:
+    """A Conditions entry (by name, or its expression) as CloudFormation evaluates it."""
+    if isinstance(expr, str):
+        if expr not in template.get("Conditions", {}):
+            fail(f"condition {expr} is not defined")
+        return condition_holds(template, template["Conditions"][expr], params)
+
+    def value(x):
+        if isinstance(x, dict) and set(x) == {"Ref"}:
+            return params[x["Ref"]]
+        if isinstance(x, dict):
+            fail(f"cannot evaluate {x} in a condition")
+        return str(x)
+
+    if not (isinstance(expr, dict) and len(expr) == 1):
+        fail(f"not a condition function: {expr}")
+    ((fn, args),) = expr.items()
+    if fn == "Condition":
+        return condition_holds(template, args, params)
+    if fn == "Fn::Equals":
+        return value(args[0]) == value(args[1])
+    if fn == "Fn::Not":
+        return not condition_holds(template, args[0], params)
+    if fn == "Fn::And":
+        return all(condition_holds(template, x, params) for x in args)
+    if fn == "Fn::Or":
+        return any(condition_holds(template, x, params) for x in args)
+    fail(f"condition function {fn} is not evaluated here")
+
+
+def deployed(template: dict, conditions, params: dict[str, str]) -> bool:
+    """Whether something behind `conditions` (a name, a branches() tuple, or None) exists."""
+    if not conditions:
+        return True
+    for condition in (conditions,) if isinstance(conditions, str) else conditions:
+        negated = condition.startswith("!")
+        if condition_holds(template, condition.lstrip("!"), params) == negated:
+            return False
+    return True
+
+
+def alert_mode_parameter(template: dict) -> str:
+    mode = (function_property(template, "Environment") or {}).get("Variables", {}).get("ALERT_MODE")
+    if not (isinstance(mode, dict) and set(mode) == {"Ref"}):
+        fail("ALERT_MODE must come from a parameter")
+    return mode["Ref"]
+
+
+def exists_in_modes(template: dict, conditions, **given: str) -> set[str]:
+    """The alert modes in which something behind `conditions` is deployed, with the `given`
+    parameter values and the others at their defaults."""
+    param = alert_mode_parameter(template)
+    modes = template["Parameters"][param].get("AllowedValues", [])
+    return {
+        mode
+        for mode in modes
+        if deployed(template, conditions, parameter_values(template, **{param: mode, **given}))
+    }
+
+
+def iam_statements(template: dict) -> list[tuple[str, dict, tuple[str, ...]]]:
+    """Every policy statement anywhere in Resources: (resource, statement, the conditions it is
+    behind, as `branches` gives them: empty when unconditional)."""
     found = []
 
     def walk(node, owner):
@@ -237,7 +341,7 @@ def check_function_role_is_written_out(template: dict) -> None:
             fail(f"{name}: SAM policy {policy!r} is not written out")
 
 
-def statements_with(template: dict, action: str) -> list[tuple[str, dict, bool]]:
+def statements_with(template: dict, action: str) -> list[tuple[str, dict, tuple[str, ...]]]:
     return [s for s in iam_statements(template) if action in as_list(s[1].get("Action", []))]
 
 
@@ -258,15 +362,69 @@ def check_scoped_resources(template: dict) -> None:
             ]
         ):
             fail(f"GetClusterCredentials must name one dbuser and one dbname: {statement['Resource']}")
-    kms = statements_with(template, "kms:Decrypt")
-    if not kms:
+    # The state table: its own ARN, never a pattern, an index or another table.
+    table = state_table_name(template)
+    for _, statement, _ in dynamodb_statements(template):
+        resource = statement.get("Resource")
+        if resource != {"Fn::GetAtt": [table, "Arn"]}:
+            fail(f"DynamoDB actions must name the one state table ({table}.Arn), not {resource}")
+    check_kms_statements(template)
+
+
+# What each kms:ViaService may be, and the KMS actions the role may call through that service.
+KMS_THROUGH = {
+    "secretsmanager": {"kms:Decrypt"},
+    "dynamodb": {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"},
+}
+
+
+def check_kms_statements(template: dict) -> None:
+    """The customer managed key, only when it is given, only through the services that hold data
+    encrypted with it: Secrets Manager (the secret) and, in thread mode, DynamoDB (the table)."""
+    kms = [
+        s
+        for s in iam_statements(template)
+        if any(str(a).lower().startswith("kms:") for a in as_list(s[1].get("Action", [])))
+    ]
+    if not statements_with(template, "kms:Decrypt"):
         fail("kms:Decrypt is missing for a customer managed key")
-    for _, statement, conditional in kms:
-        if not conditional:
-            fail("kms:Decrypt must exist only when a key is given (inside Fn::If)")
+    services = {}
+    for _, statement, conditions in kms:
+        actions = set(as_list(statement.get("Action", [])))
+        if not conditions:
+            fail(f"{sorted(actions)} must exist only when a key is given (inside Fn::If)")
         via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
-        if via != {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}:
-            fail(f"kms:Decrypt must be limited with kms:ViaService to Secrets Manager, not {via}")
+        services_via = {s: {"Fn::Sub": s + ".${AWS::Region}.amazonaws.com"} for s in KMS_THROUGH}
+        service = next((s for s, v in services_via.items() if via == v), None)
+        if service is None:
+            fail(f"{sorted(actions)} must be limited with kms:ViaService to one of "
+                 f"{sorted(KMS_THROUGH)}, not {via}")
+        if actions != KMS_THROUGH[service]:
+            fail(f"through {service} the role may call {sorted(KMS_THROUGH[service])}, "
+                 f"not {sorted(actions)}")
+        resource = statement.get("Resource")
+        if not (
+            isinstance(resource, dict)
+            and set(resource) == {"Ref"}
+            and resource["Ref"] in template.get("Parameters", {})
+        ):
+            fail(f"KMS permissions must name the key parameter, not {resource}")
+        key = resource["Ref"]
+        if exists_in_modes(template, conditions, **{key: ""}):
+            fail(f"the KMS statement through {service} exists without a key")
+        if service == "dynamodb" and exists_in_modes(
+            template, conditions, **{key: SAMPLE_KEY_ARN}
+        ) != {THREAD_MODE}:
+            fail("the KMS statement through DynamoDB must exist in thread mode with a key, "
+                 "only then")
+        services[service] = key
+    # A table encrypted with the customer managed key is unusable without that statement.
+    table = template["Resources"][state_table_name(template)]
+    key_id = table["Properties"].get("SSESpecification", {}).get("KMSMasterKeyId")
+    keys = {b.get("Ref") for b, _ in branches(key_id) if isinstance(b, dict)} - {None}
+    if keys and services.get("dynamodb") not in keys:
+        fail(f"the state table may use the key {sorted(keys)}, but the role cannot use it "
+             "through DynamoDB")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +464,117 @@ def check_environment_is_the_contract(template: dict) -> None:
     variables = (function_property(template, "Environment") or {}).get("Variables", {})
     if set(variables) != CONTRACT_ENV:
         fail(f"environment variables {sorted(variables)} are not the contract's {sorted(CONTRACT_ENV)}")
+    for name, value in variables.items():
+        sides = list(branches(value))
+        absent = (
+            isinstance(value, dict) and set(value) == {"Fn::If"} and NO_VALUE in value["Fn::If"][1:]
+        )
+        if name not in CONDITIONAL_ENV:
+            if absent:
+                fail(f"{name} must be set in every mode, not behind {value['Fn::If'][0]}")
+            continue
+        if not absent or len(sides) != 1:
+            fail(f"{name} must be `!If [Condition, value, !Ref AWS::NoValue]`, not {value}")
+        _, conditions = sides[0]
+        modes = exists_in_modes(template, conditions)
+        if modes != {CONDITIONAL_ENV[name]}:
+            fail(f"{name} is set in the modes {sorted(modes)}, "
+                 f"not in {CONDITIONAL_ENV[name]!r} only")
+
+
+# ---------------------------------------------------------------------------------------------
+# Thread mode's state table
+
+
+def state_table_name(template: dict) -> str:
+    """The table STATE_TABLE names: `!If [Condition, !Ref Table, !Ref AWS::NoValue]`."""
+    variables = (function_property(template, "Environment") or {}).get("Variables", {})
+    value = variables.get("STATE_TABLE")
+    refs_ = [b["Ref"] for b, _ in branches(value) if isinstance(b, dict) and set(b) == {"Ref"}]
+    tables = resources(template, "AWS::DynamoDB::Table")
+    if len(refs_) != 1 or refs_[0] not in tables:
+        fail(f"STATE_TABLE must name the stack's DynamoDB table, not {value}")
+    if len(tables) != 1:
+        fail(f"expected one DynamoDB table, found {sorted(tables)}")
+    return refs_[0]
+
+
+def check_state_table(template: dict) -> None:
+    """On demand, keyed pk/sk (strings), expiring by TTL, encrypted, created in thread mode only."""
+    name = state_table_name(template)
+    table = template["Resources"][name]
+    props = table.get("Properties", {})
+    # In thread mode only, with or without a customer managed key.
+    key_id = props.get("SSESpecification", {}).get("KMSMasterKeyId")
+    keys = {b.get("Ref") for b, _ in branches(key_id) if isinstance(b, dict)} - {None}
+    for given in [{}] + [{k: v} for k in sorted(keys) for v in ("", SAMPLE_KEY_ARN)]:
+        modes = exists_in_modes(template, table.get("Condition"), **given)
+        if modes != {THREAD_MODE}:
+            fail(f"{name} is created in the modes {sorted(modes)} ({given}), "
+                 f"not in {THREAD_MODE!r} only")
+    # Provisioned capacity is the default when BillingMode is absent.
+    if props.get("BillingMode") != "PAY_PER_REQUEST" or "ProvisionedThroughput" in props:
+        fail(f"{name} must be on demand (BillingMode PAY_PER_REQUEST): a few writes per query")
+    schema = [(k.get("AttributeName"), k.get("KeyType")) for k in props.get("KeySchema", [])]
+    if schema != [(attr, kind) for attr, kind, _ in STATE_KEYS]:
+        fail(f"{name} must be keyed {[(a, k) for a, k, _ in STATE_KEYS]}, not {schema}")
+    definitions = sorted(
+        (d.get("AttributeName"), d.get("AttributeType"))
+        for d in props.get("AttributeDefinitions", [])
+    )
+    if definitions != sorted((attr, kind) for attr, _, kind in STATE_KEYS):
+        fail(f"{name}'s attributes must be {[(a, t) for a, _, t in STATE_KEYS]}, not {definitions}")
+    for index in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(index):
+            fail(f"{name} has {index}: the function queries the table only (and the role no index)")
+    ttl = props.get("TimeToLiveSpecification", {})
+    if ttl.get("AttributeName") != STATE_TTL_ATTRIBUTE or ttl.get("Enabled") not in (True, "true"):
+        fail(f"{name} needs TTL on {STATE_TTL_ATTRIBUTE!r}, enabled, or ended queries pile up: "
+             f"{ttl}")
+    sse = props.get("SSESpecification", {})
+    if sse.get("SSEEnabled") not in (True, "true"):
+        fail(f"{name} must be encrypted with a KMS key (SSESpecification.SSEEnabled true): {sse}")
+    if "KMSMasterKeyId" in sse and sse.get("SSEType") != "KMS":
+        fail(f"{name}: a KMSMasterKeyId needs SSEType KMS")
+
+
+def dynamodb_statements(template: dict) -> list[tuple[str, dict, tuple]]:
+    """Every statement that grants any DynamoDB action, wildcards included."""
+
+    def grants_dynamodb(action) -> bool:
+        text = str(action).lower()
+        return text.startswith("dynamodb:") or fnmatch.fnmatchcase("dynamodb:anyaction", text)
+
+    return [
+        s for s in iam_statements(template)
+        if any(grants_dynamodb(a) for a in as_list(s[1].get("Action", [])))
+    ]
+
+
+def check_state_table_access(template: dict) -> None:
+    """One statement, in thread mode only: exactly the four calls, on exactly the state table."""
+    table = state_table_name(template)
+    found = dynamodb_statements(template)
+    if len(found) != 1:
+        fail(f"expected one statement granting DynamoDB actions, found {[o for o, _, _ in found]}")
+    owner, statement, conditions = found[0]
+    _, function = the_function(template)
+    role = function.get("Properties", {}).get("Role")
+    if not is_ref(role, owner):
+        fail(f"the DynamoDB statement belongs to {owner}, not the function's role")
+    actions = as_list(statement.get("Action", []))
+    if (
+        statement.get("Effect") != "Allow"
+        or set(actions) != STATE_TABLE_ACTIONS
+        or len(actions) != len(STATE_TABLE_ACTIONS)
+    ):
+        fail(f"the state table allows {actions}, not exactly {sorted(STATE_TABLE_ACTIONS)}")
+    if statement.get("Resource") != {"Fn::GetAtt": [table, "Arn"]}:
+        fail(f"the DynamoDB statement must name {table}.Arn alone, not {statement.get('Resource')}")
+    modes = exists_in_modes(template, conditions)
+    if modes != {THREAD_MODE}:
+        fail(f"the DynamoDB statement exists in the modes {sorted(modes)}, "
+             f"not in {THREAD_MODE!r} only")
 
 
 def event_invoke_config(template: dict) -> dict:
@@ -578,6 +847,8 @@ TEMPLATE_CHECKS = [
     check_scoped_resources,
     check_runtime_and_build,
     check_environment_is_the_contract,
+    check_state_table,
+    check_state_table_access,
     check_retries_are_deliberate,
     check_watchers,
     check_parameters_are_described,
@@ -603,7 +874,7 @@ class TemplateTest(unittest.TestCase):
     def test_the_role_is_written_out(self):
         check_function_role_is_written_out(self.template)
 
-    def test_resources_are_the_one_secret_cluster_user_and_key(self):
+    def test_resources_are_the_one_secret_cluster_user_key_and_table(self):
         check_scoped_resources(self.template)
 
     def test_runtime_architecture_and_build(self):
@@ -611,6 +882,12 @@ class TemplateTest(unittest.TestCase):
 
     def test_environment_is_exactly_the_contract(self):
         check_environment_is_the_contract(self.template)
+
+    def test_state_table_is_on_demand_keyed_expiring_encrypted_and_for_threads_only(self):
+        check_state_table(self.template)
+
+    def test_state_table_access_is_the_four_calls_on_that_table(self):
+        check_state_table_access(self.template)
 
     def test_retries_are_deliberate(self):
         check_retries_are_deliberate(self.template)
@@ -665,9 +942,13 @@ class ChecksCanFail(unittest.TestCase):
         change(template)
         return template
 
-    def assertFails(self, check, change):
-        with self.assertRaises(AssertionError):
+    def assertFails(self, check, change, because: str | None = None):
+        """`check` fails on the broken template; with `because`, for that reason (a fragment of
+        its message), not another one the change happened to trip."""
+        with self.assertRaises(AssertionError) as caught:
             check(self.broken(change))
+        if because is not None:
+            self.assertIn(because, str(caught.exception))
 
     def role_statements(self, template):
         return template["Resources"]["AlertFunctionRole"]["Properties"]["Policies"][0][
@@ -683,6 +964,17 @@ class ChecksCanFail(unittest.TestCase):
 
     def function(self, template):
         return template["Resources"]["AlertFunction"]["Properties"]
+
+    def table(self, template):
+        return template["Resources"]["StateTable"]
+
+    def unwrap(self, template, sid):
+        """Takes the statement `sid` out of its Fn::If: it then exists in every mode."""
+        statements = self.role_statements(template)
+        for i, item in enumerate(statements):
+            for statement, _ in branches(item):
+                if statement.get("Sid") == sid:
+                    statements[i] = statement
 
     def test_typo_in_an_action(self):
         def change(t):
@@ -763,6 +1055,271 @@ class ChecksCanFail(unittest.TestCase):
             check_environment_is_the_contract,
             lambda t: self.function(t)["Environment"]["Variables"].update(WEBHOOK="x"),
         )
+
+    def test_state_table_variable_in_the_wrong_modes(self):
+        env = lambda t: self.function(t)["Environment"]["Variables"]  # noqa: E731
+        # Always set: the other modes would get a table name (and no table).
+        self.assertFails(
+            check_environment_is_the_contract,
+            lambda t: env(t).update(STATE_TABLE={"Ref": "StateTable"}),
+            because="must be `!If",
+        )
+        # Behind a condition that is not thread mode.
+        for condition in ("HasKmsKey", "UseThreadsAndHasKmsKey", "UseScheduler"):
+            self.assertFails(
+                check_environment_is_the_contract,
+                lambda t, c=condition: env(t)["STATE_TABLE"]["Fn::If"].__setitem__(0, c),
+                because="is set in the modes",
+            )
+        # Inverted: set in every mode but thread.
+        self.assertFails(
+            check_environment_is_the_contract,
+            lambda t: env(t).update(
+                STATE_TABLE={"Fn::If": ["UseThreads", NO_VALUE, {"Ref": "StateTable"}]}
+            ),
+            because="is set in the modes",
+        )
+        # Another variable made conditional.
+        self.assertFails(
+            check_environment_is_the_contract,
+            lambda t: env(t).update(
+                SCHEDULE_MINUTES={
+                    "Fn::If": ["UseScheduler", {"Ref": "ScheduleRateMinutes"}, NO_VALUE]
+                }
+            ),
+            because="must be set in every mode",
+        )
+
+    def test_state_table_provisioned(self):
+        props = lambda t: self.table(t)["Properties"]  # noqa: E731
+        self.assertFails(
+            check_state_table, lambda t: props(t).pop("BillingMode"), because="on demand"
+        )
+        self.assertFails(
+            check_state_table,
+            lambda t: props(t).update(
+                BillingMode="PROVISIONED",
+                ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            ),
+            because="on demand",
+        )
+
+    def test_state_table_keyed_otherwise(self):
+        props = lambda t: self.table(t)["Properties"]  # noqa: E731
+
+        def numeric_sort_key(t):
+            props(t)["AttributeDefinitions"][1]["AttributeType"] = "N"
+
+        def renamed_partition_key(t):
+            props(t)["KeySchema"][0]["AttributeName"] = "id"
+            props(t)["AttributeDefinitions"][0]["AttributeName"] = "id"
+
+        def no_sort_key(t):
+            props(t)["KeySchema"].pop(1)
+            props(t)["AttributeDefinitions"].pop(1)
+
+        def swapped(t):
+            schema = props(t)["KeySchema"]
+            schema[0]["KeyType"], schema[1]["KeyType"] = "RANGE", "HASH"
+
+        def with_an_index(t):
+            props(t)["AttributeDefinitions"].append(
+                {"AttributeName": "phase", "AttributeType": "S"}
+            )
+            props(t)["GlobalSecondaryIndexes"] = [{
+                "IndexName": "by-phase",
+                "KeySchema": [{"AttributeName": "phase", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }]
+
+        for change, because in (
+            (numeric_sort_key, "attributes must be"),
+            (renamed_partition_key, "must be keyed"),
+            (no_sort_key, "must be keyed"),
+            (swapped, "must be keyed"),
+            (with_an_index, "attributes must be"),
+        ):
+            with self.subTest(change=change.__name__):
+                self.assertFails(check_state_table, change, because=because)
+        # The index alone, its attribute already defined, is refused for being an index.
+        def only_an_index(t):
+            props(t)["LocalSecondaryIndexes"] = [{"IndexName": "x"}]
+
+        self.assertFails(check_state_table, only_an_index, because="LocalSecondaryIndexes")
+
+    def test_state_table_without_ttl(self):
+        props = lambda t: self.table(t)["Properties"]  # noqa: E731
+        self.assertFails(
+            check_state_table, lambda t: props(t).pop("TimeToLiveSpecification"), because="TTL"
+        )
+        self.assertFails(
+            check_state_table,
+            lambda t: props(t)["TimeToLiveSpecification"].update(Enabled=False),
+            because="TTL",
+        )
+        self.assertFails(
+            check_state_table,
+            lambda t: props(t)["TimeToLiveSpecification"].update(AttributeName="ttl"),
+            because="TTL",
+        )
+
+    def test_state_table_unencrypted(self):
+        props = lambda t: self.table(t)["Properties"]  # noqa: E731
+        self.assertFails(
+            check_state_table, lambda t: props(t).pop("SSESpecification"), because="encrypted"
+        )
+        self.assertFails(
+            check_state_table,
+            lambda t: props(t)["SSESpecification"].update(SSEEnabled=False),
+            because="encrypted",
+        )
+        self.assertFails(
+            check_state_table,
+            lambda t: props(t)["SSESpecification"].pop("SSEType"),
+            because="SSEType KMS",
+        )
+
+    def test_state_table_in_other_modes(self):
+        self.assertFails(
+            check_state_table,
+            lambda t: self.table(t).pop("Condition"),
+            because="is created in the modes",
+        )
+        for condition in ("HasKmsKey", "UseThreadsAndHasKmsKey", "UseScheduler"):
+            self.assertFails(
+                check_state_table,
+                lambda t, c=condition: self.table(t).update(Condition=c),
+                because="is created in the modes",
+            )
+
+        def thread_or_key(t):
+            t["Conditions"]["UseThreads"] = {
+                "Fn::Or": [
+                    {"Fn::Equals": [{"Ref": "AlertMode"}, "thread"]},
+                    {"Condition": "HasKmsKey"},
+                ]
+            }
+
+        self.assertFails(check_state_table, thread_or_key, because="is created in the modes")
+
+    def test_state_table_access_too_broad(self):
+        statement = lambda t: self.statement(t, "FollowQueriesInTheStateTable")  # noqa: E731
+        extras = ("dynamodb:Scan", "dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:*", "*")
+        for extra in extras:
+            with self.subTest(extra=extra):
+                self.assertFails(
+                    check_state_table_access,
+                    lambda t, e=extra: statement(t)["Action"].append(e),
+                    because="not exactly",
+                )
+                self.assertFails(
+                    check_state_table_access,
+                    lambda t, e=extra: statement(t).update(Action=e),
+                    because="not exactly",
+                )
+        # One missing: the function would fail at its first delete.
+        self.assertFails(
+            check_state_table_access,
+            lambda t: statement(t)["Action"].remove("dynamodb:DeleteItem"),
+            because="not exactly",
+        )
+        # DynamoDB granted by another statement, the state table's own left as it is.
+        self.assertFails(
+            check_state_table_access,
+            lambda t: self.statement(t, "WriteItsOwnLogs")["Action"].append("dynamodb:Scan"),
+            because="expected one statement",
+        )
+        self.assertFails(
+            check_state_table_access,
+            lambda t: self.statement(t, "ReportFailedRuns").update(Action="*"),
+            because="expected one statement",
+        )
+
+    def test_state_table_access_beyond_the_table(self):
+        statement = lambda t: self.statement(t, "FollowQueriesInTheStateTable")  # noqa: E731
+        table_arn = {"Fn::GetAtt": ["StateTable", "Arn"]}
+        indexes = {"Fn::Sub": "${StateTable.Arn}/index/*"}
+        every_table = {
+            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"
+        }
+        for resource in ("*", [table_arn, indexes], every_table, [table_arn],
+                         {"Fn::GetAtt": ["FailedRunQueue", "Arn"]}):
+            with self.subTest(resource=resource):
+                change = lambda t, r=resource: statement(t).update(Resource=r)  # noqa: E731
+                self.assertFails(
+                    check_state_table_access, change, because="must name StateTable.Arn alone"
+                )
+                self.assertFails(
+                    check_scoped_resources, change, because="must name the one state table"
+                )
+
+    def test_state_table_access_in_other_modes(self):
+        self.assertFails(
+            check_state_table_access,
+            lambda t: self.unwrap(t, "FollowQueriesInTheStateTable"),
+            because="exists in the modes",
+        )
+
+        def behind_the_key(t):
+            for item in self.role_statements(t):
+                for statement, _ in branches(item):
+                    if statement.get("Sid") == "FollowQueriesInTheStateTable":
+                        item["Fn::If"][0] = "UseThreadsAndHasKmsKey"
+
+        self.assertFails(check_state_table_access, behind_the_key, because="exists in the modes")
+
+    def test_dynamodb_key_use_too_broad_or_unconditional(self):
+        sid = "UseTheKeyThroughDynamoDBOnly"
+        # In every mode, or whenever a key is given (also in window and once modes).
+        self.assertFails(
+            check_scoped_resources, lambda t: self.unwrap(t, sid), because="must exist only"
+        )
+
+        def key_only(t):
+            for item in self.role_statements(t):
+                for statement, _ in branches(item):
+                    if statement.get("Sid") == sid:
+                        item["Fn::If"][0] = "HasKmsKey"
+
+        self.assertFails(
+            check_scoped_resources, key_only, because="in thread mode with a key, only then"
+        )
+        # Through any service, or through Secrets Manager with DynamoDB's actions.
+        self.assertFails(
+            check_scoped_resources,
+            lambda t: self.statement(t, sid).pop("Condition"),
+            because="kms:ViaService",
+        )
+        self.assertFails(
+            check_scoped_resources,
+            lambda t: self.statement(t, sid)["Condition"]["StringEquals"].update(
+                {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+            ),
+            because="through secretsmanager the role may call",
+        )
+        # More than DynamoDB needs, or another key.
+        self.assertFails(
+            check_scoped_resources,
+            lambda t: self.statement(t, sid)["Action"].append("kms:ReEncryptFrom"),
+            because="through dynamodb the role may call",
+        )
+        self.assertFails(
+            check_scoped_resources,
+            lambda t: self.statement(t, sid).update(Resource="*"),
+            because="must name the key parameter",
+        )
+
+    def test_table_key_without_permission_to_use_it(self):
+        def drop(t):
+            statements = self.role_statements(t)
+            sid = "UseTheKeyThroughDynamoDBOnly"
+            statements[:] = [
+                item
+                for item in statements
+                if not any(s.get("Sid") == sid for s, _ in branches(item))
+            ]
+
+        self.assertFails(check_scoped_resources, drop, because="cannot use it through DynamoDB")
 
     def test_retries_not_set(self):
         self.assertFails(
@@ -888,7 +1445,9 @@ class ChecksCanFail(unittest.TestCase):
         source = Path(__file__).read_text()
         body = source[source.index("class ChecksCanFail") :]
         for check in TEMPLATE_CHECKS:
-            self.assertIn(check.__name__, body, f"{check.__name__} has no failing case")
+            # A whole name: check_state_table is not exercised by check_state_table_access.
+            name = check.__name__
+            self.assertRegex(body, rf"\b{name}\b", f"{name} has no failing case")
 
 if __name__ == "__main__":
     unittest.main()
