@@ -12,6 +12,11 @@ Slack receiver and the Lambda Runtime API harness) on loopback, then launches ea
             return: 15 chunks, 3,000 characters) and the stand-in's worst case (60 KB a row):
             wall time, Slack messages, peak RSS (VmHWM) and CPU time (utime+stime) of the process
   footprint the binary, its zip, the arm64 bootstrap zip when one was built
+  thread    ALERT_MODE=thread (Rust only): init with the thread-mode environment against the
+            window-mode one, and warm runs over a state table of 0 and 1,000 ended items while
+            one long query runs in the cluster model, first seen (a parent is posted) and already
+            followed (its parent is updated): wall, CPU, the DynamoDB calls by operation as the
+            fault front in front of moto saw them, and the bytes of the items the Query read
 
 Every figure is a median over repeated runs. Run by scripts/bench (with the devstack's Python,
 .venv), which builds the binary and prepares the two virtualenvs. See docs/performance.md.
@@ -19,9 +24,13 @@ Every figure is a median over repeated runs. Run by scripts/bench (with the devs
 The statement's rows are scripted here, not computed by the stand-in's SQL engine: the figures
 need a statement whose running time is exactly the scripted delay, and the worst case (60 KB of
 text a row) is beyond what the product's SQL can return.
+The thread phase is the exception: its statement runs against the stand-in's cluster model (one
+query, 40 minutes old, on a frozen clock), because thread mode's statement has its own columns;
+its window-mode comparison runs over the same model.
 """
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -45,6 +54,7 @@ import samples  # noqa: E402
 import stack as devstack  # noqa: E402
 
 SECRET_ID = "bench/redshift-long-query-alert"
+BENCH_CLUSTER = "analytics-bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAGE_SIZE = 100
@@ -58,6 +68,18 @@ COLUMNS = [
     {"name": "query_text", "type": "varchar"},
     {"name": "text_truncated", "type": "bool"},
 ]
+
+# Thread mode: its own secret (a bot token and channel of the Slack stand-in's default
+# workspace, beside the webhook), its state table in moto, and the one long query it follows.
+THREAD_SECRET_ID = "bench/redshift-long-query-alert-thread"
+THREAD_TABLE = "bench-redshift-long-query-alert-state"
+BOT_TOKEN = "xoxb-local-test-token"  # devstack/slack_web.py's default workspace
+CHANNEL = "C0ALERTS01"
+DATABASE = "dev"
+# src/state/mod.rs::partition: `<kind>:<target>/<database>#<channel>`.
+PARTITION = f"cluster:{BENCH_CLUSTER}/{DATABASE}#{CHANNEL}"
+LONG_PID, LONG_QUERY_ID = 1073745001, 5_100_001
+LONG_MINUTES = 40  # past the 30-minute threshold, short of the critical 60: no critical reply
 
 
 # ----- small HTTP helpers ------------------------------------------------------------------
@@ -87,9 +109,9 @@ class Stack:
     def __init__(self, devstack_python):
         self.stack = devstack.start(python=devstack_python)
         ports = self.stack.ports
-        self.moto_port, self.data_api, self.slack, self.runtime = (
-            ports["moto"], ports["dataapi"], ports["slack"], ports["runtime"])
-        self.stack.put_secret(SECRET_ID, samples.secret(self.slack, cluster="analytics-bench"))
+        self.moto_port, self.data_api, self.slack, self.runtime, self.dynamo = (
+            ports["moto"], ports["dataapi"], ports["slack"], ports["runtime"], ports["dynamo"])
+        self.stack.put_secret(SECRET_ID, samples.secret(self.slack, cluster=BENCH_CLUSTER))
 
     def env(self):
         return self.stack.env()
@@ -106,6 +128,81 @@ class Stack:
 
     def slack_messages(self):
         return len(control(self.slack, "GET", "/_control/received"))
+
+    # ----- thread mode -----
+    def setup_thread(self):
+        """The thread secret (bot token and channel beside the webhook), and the cluster's clock,
+        frozen at the wall clock of this call, so every run sees the same query at the same age."""
+        self.stack.put_secret(THREAD_SECRET_ID, {**samples.secret(self.slack, cluster=BENCH_CLUSTER),
+                                                 "slack_bot_token": BOT_TOKEN, "slack_channel": CHANNEL})
+        self.cluster_now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        control(self.slack, "POST", "/_control/reset")
+
+    def load_long_query(self):
+        """The cluster model with the one long query, reloaded before each run: the same query
+        (fixed pid, query id, frozen clock), and a history that does not grow run after run."""
+        control(self.data_api, "POST", "/_control/script", {})  # no scripted rows: the model answers
+        control(self.data_api, "POST", "/_control/cluster", {
+            "kind": "provisioned", "now": self.cluster_now, "frozen": True,
+            "queries": [{"pid": LONG_PID, "query_id": LONG_QUERY_ID, "user": "analyst042",
+                         "started_seconds_ago": LONG_MINUTES * 60 + 12,
+                         "text": samples.report_text(LONG_PID, 3_000)}],
+        })
+
+    def dynamodb(self, operation, body, port=None):
+        status, answer = devstack.dynamodb(port or self.moto_port, operation, body)
+        if status != 200:
+            raise RuntimeError(f"DynamoDB {operation}: HTTP {status} {str(answer)[:300]}")
+        return answer
+
+    def fill_table(self, count):
+        """A fresh state table holding `count` ended items of the bench's partition; returns
+        the items as written."""
+        devstack.dynamodb(self.moto_port, "DeleteTable", {"TableName": THREAD_TABLE})  # may not exist
+        devstack.create_table(self.moto_port, THREAD_TABLE)
+        items = [ended_item(i, int(time.time())) for i in range(count)]
+        for at in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[at:at + 25]]
+            answer = self.dynamodb("BatchWriteItem", {"RequestItems": {THREAD_TABLE: batch}})
+            if answer.get("UnprocessedItems"):
+                raise RuntimeError(f"moto left items unprocessed: {str(answer)[:300]}")
+        return items
+
+    def forget_long_query(self):
+        """Deletes the long query's item (in moto, not through the front): the next run sees
+        it for the first time."""
+        self.dynamodb("DeleteItem", {"TableName": THREAD_TABLE, "Key": {
+            "pk": {"S": PARTITION}, "sk": {"S": f"{LONG_PID}#{LONG_QUERY_ID}"}}})
+
+    def read_partition(self, port=None):
+        """The function's read, made here: Query on the partition, consistent, every page.
+        Returns (items, pages, response bytes, ms)."""
+        items, pages, wire, start_key = [], 0, 0, None
+        headers = {"Content-Type": "application/x-amz-json-1.0",
+                   "X-Amz-Target": "DynamoDB_20120810.Query",
+                   "Authorization": devstack.unchecked_sigv4("dynamodb")}
+        started = time.perf_counter()
+        while True:
+            body = {"TableName": THREAD_TABLE, "KeyConditionExpression": "pk = :pk",
+                    "ExpressionAttributeValues": {":pk": {"S": PARTITION}}, "ConsistentRead": True}
+            if start_key:
+                body["ExclusiveStartKey"] = start_key
+            status, raw = request(port or self.moto_port, "POST", "/", body, headers)
+            if status != 200:
+                raise RuntimeError(f"DynamoDB Query: HTTP {status} {raw[:300]!r}")
+            page = json.loads(raw)
+            pages += 1
+            wire += len(raw)
+            items.extend(page.get("Items", []))
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                return items, pages, wire, (time.perf_counter() - started) * 1000
+
+    def dynamo_calls(self):
+        return control(self.dynamo, "GET", "/_control/calls")
+
+    def web_calls(self):
+        return control(self.slack, "GET", "/_control/web/calls")
 
     def close(self):
         self.stack.stop()
@@ -130,6 +227,47 @@ def make_rows(count, text_bytes, max_chunks):
             [f"analyst_{i % 37}", pid, pid * 10, "2026-11-28 09:15:00.250000", 45, agg, truncated]
         )
     return rows
+
+
+# ----- thread mode's state items ------------------------------------------------------------
+def ended_item(i, now):
+    """An ended item as thread mode leaves it (src/state/store.rs: claim, then Open, then
+    Ended; `claim` and `lease_until` removed), with realistic sizes: Redshift pids and query
+    ids, a Slack ts, 10-character user names, times within the last day."""
+    start = now - 86_400 + 80 * i
+    seen = start + 1_800 + (i * 37) % 1_800
+    return {
+        "pk": {"S": PARTITION},
+        "sk": {"S": f"{1073741824 + i}#{4_000_000 + 7 * i}"},
+        "phase": {"S": "ended"},
+        "ts": {"S": f"{seen}.{(i + 1) * 100 % 1_000_000:06d}"},
+        "outcome": {"S": "finished"},
+        "start": {"N": str(start)},
+        "seen_running": {"N": str(seen)},
+        "sys_id": {"BOOL": False},
+        "expires_at": {"N": str(now + 86_400)},
+        "user": {"S": f"analyst{i % 100:03d}"},
+    }
+
+
+def item_bytes(item):
+    """An item's size as DynamoDB counts it (and bills reads by): each attribute's name in
+    UTF-8 plus its value; a string its UTF-8 bytes, a number 1 byte per two significant digits
+    plus 1, a boolean 1."""
+    total = 0
+    for name, value in item.items():
+        (kind, v), = value.items()
+        total += len(name.encode("utf-8"))
+        if kind == "S":
+            total += len(v.encode("utf-8"))
+        elif kind == "N":
+            digits = v.lstrip("-").replace(".", "").strip("0") or "0"
+            total += (len(digits) + 1) // 2 + 1
+        elif kind in ("BOOL", "NULL"):
+            total += 1
+        else:
+            raise ValueError(f"no size rule here for {kind}")
+    return total
 
 
 # ----- a function process under the Runtime API harness ------------------------------------
@@ -218,23 +356,36 @@ def small_rows():
     return SMALL_ROWS
 
 
+def init_once(fn, samples_):
+    """One fresh process: init time, its CPU and RSS, then the first (cold) invocation, its CPU
+    and the peak RSS after it, appended to `samples_` (a dict of lists)."""
+    samples_["inits"].append(fn.spawn())
+    at_init = fn.cpu_sample()
+    samples_["init_cpus"].append(max(at_init[0], sum(at_init[1].values())))
+    samples_["init_hwms"].append(fn.status_kb("VmHWM") / 1024)
+    samples_["colds"].append(fn.invoke()["duration_ms"])
+    samples_["cold_cpus"].append(fn.cpu_delta(at_init, fn.cpu_sample()))
+    samples_["hwms"].append(fn.status_kb("VmHWM") / 1024)
+    fn.stop()
+
+
+def init_figures(samples_):
+    return {"init_ms": median(samples_["inits"]), "init_all": samples_["inits"],
+            "init_cpu_ms": median(samples_["init_cpus"]) * 1000,
+            "init_hwm_mb": median(samples_["init_hwms"]),
+            "cold_invoke_ms": median(samples_["colds"]), "cold_all": samples_["colds"],
+            "cold_cpu_ms": median(samples_["cold_cpus"]) * 1000,
+            "cold_hwm_mb": median(samples_["hwms"])}
+
+
 def measure_init(fn, stack, runs):
     """Fresh process each run: init time, first (cold) invocation, and its peak RSS."""
-    inits, init_cpus, init_hwms, colds, cold_cpus, hwms = [], [], [], [], [], []
+    samples_ = collections.defaultdict(list)
     for _ in range(runs):
         stack.script_rows(small_rows())
         control(stack.slack, "POST", "/_control/reset")
-        inits.append(fn.spawn())
-        at_init = fn.cpu_sample()
-        init_cpus.append(max(at_init[0], sum(at_init[1].values())))
-        init_hwms.append(fn.status_kb("VmHWM") / 1024)
-        colds.append(fn.invoke()["duration_ms"])
-        cold_cpus.append(fn.cpu_delta(at_init, fn.cpu_sample()))
-        hwms.append(fn.status_kb("VmHWM") / 1024)
-        fn.stop()
-    return {"init_ms": median(inits), "init_all": inits, "init_cpu_ms": median(init_cpus) * 1000,
-            "init_hwm_mb": median(init_hwms), "cold_invoke_ms": median(colds), "cold_all": colds,
-            "cold_cpu_ms": median(cold_cpus) * 1000, "cold_hwm_mb": median(hwms)}
+        init_once(fn, samples_)
+    return init_figures(samples_)
 
 
 def measure_overhead(fn, stack, delays, runs):
@@ -282,6 +433,114 @@ def measure_scale(fn, stack, rows, runs):
             "hwm_mb": hwm, "all": walls}
 
 
+# ----- thread mode ---------------------------------------------------------------------------
+def measure_thread_init(window_fn, thread_fn, stack, runs):
+    """The init measurement above, for the window-mode and the thread-mode environment,
+    alternating (a drift of the machine then hits both alike). The first invocation runs over
+    the cluster model: window mode posts its webhook message, thread mode updates the parent
+    of the query it follows (the table as the per-run phase left it)."""
+    samples_ = {"window": collections.defaultdict(list), "thread": collections.defaultdict(list)}
+    for n in range(runs):
+        pair = [("window", window_fn), ("thread", thread_fn)]
+        for name, fn in (pair if n % 2 == 0 else pair[::-1]):
+            stack.load_long_query()
+            init_once(fn, samples_[name])
+    return {name: init_figures(v) for name, v in samples_.items()}
+
+
+def measure_thread_runs(fn, stack, count, runs):
+    """A fresh process over a table of `count` ended items; after one warm-up (which posts the
+    parent), `runs` pairs of warm invocations: the query first seen (its item deleted just
+    before: claim, post, record) and already followed (its parent updated). DynamoDB calls are
+    counted by the fault front the function talks to; the bytes read by a Query made here on the
+    same partition, just before the first run of each case."""
+    written = stack.fill_table(count)
+    fn.spawn()
+    stack.load_long_query()
+    fn.invoke()
+    out = {"items": count, "items_written_bytes": sum(item_bytes(i) for i in written)}
+    cases = {"first_seen": collections.defaultdict(list), "followed": collections.defaultdict(list)}
+    for n in range(runs):
+        for case, got in cases.items():
+            stack.load_long_query()
+            if case == "first_seen":
+                stack.forget_long_query()
+            if n == 0:
+                items, pages, wire, _ = stack.read_partition()
+                got["read_items"] = len(items)
+                got["read_pages"] = pages
+                got["read_item_bytes"] = sum(item_bytes(i) for i in items)
+                got["read_response_bytes"] = wire
+            control(stack.dynamo, "POST", "/_control/reset")
+            web_before = len(stack.web_calls())
+            before = fn.cpu_sample()
+            result = fn.invoke()
+            got["cpu"].append(fn.cpu_delta(before, fn.cpu_sample()))
+            got["wall"].append(result["duration_ms"])
+            ops = collections.Counter(c["operation"] for c in stack.dynamo_calls())
+            got["ops"].append(dict(ops))
+            got["web"].append(collections.Counter(
+                c["method"] for c in stack.web_calls()[web_before:]))
+            got["summary"].append(result["response"].get("thread") or {})
+    out["hwm_mb"] = fn.status_kb("VmHWM") / 1024
+    fn.stop()
+    for case, got in cases.items():
+        ops = sorted({op for run in got["ops"] for op in run})
+        summary = got["summary"]
+        expected = "posted" if case == "first_seen" else "updated"
+        odd = [s for s in summary if s.get(expected) != 1]
+        if odd:
+            log(f"thread {count} items, {case}: {len(odd)} run(s) did not do what the case is "
+                f"about ({expected} != 1): {odd[0]}")
+        out[case] = {
+            "wall_ms": median(got["wall"]), "all": got["wall"], "cpu_ms": median(got["cpu"]) * 1000,
+            # DynamoDB calls a run, as the fault front saw them (median per operation, and
+            # the largest number of Query calls any run made).
+            "dynamo_calls": {op: median([run.get(op, 0) for run in got["ops"]]) for op in ops},
+            "dynamo_calls_total": median([sum(run.values()) for run in got["ops"]]),
+            "query_calls_max": max(run.get("Query", 0) for run in got["ops"]),
+            "slack_calls": {m: median([run.get(m, 0) for run in got["web"]])
+                            for m in sorted({m for run in got["web"] for m in run})},
+            # What the function says it did (its summary's `thread`).
+            "state_reads": median([s.get("state_reads", 0) for s in summary]),
+            "state_writes": median([s.get("state_writes", 0) for s in summary]),
+            "followed": median([s.get("followed", 0) for s in summary]),
+            "posted": median([s.get("posted", 0) for s in summary]),
+            "updated": median([s.get("updated", 0) for s in summary]),
+            "read_items": got["read_items"], "read_pages": got["read_pages"],
+            "read_item_bytes": got["read_item_bytes"],
+            # A strongly consistent Query is billed by the sum of its items' sizes, 4 KB a unit.
+            "read_capacity_units": max(1, -(-got["read_item_bytes"] // 4096)),
+            "read_response_bytes": got["read_response_bytes"],
+        }
+    # The stand-in's own share of a run: the same Query made here, to moto and through the front.
+    out["query_ms_moto"] = median([stack.read_partition()[3] for _ in range(7)])
+    out["query_ms_front"] = median([stack.read_partition(stack.dynamo)[3] for _ in range(7)])
+    control(stack.dynamo, "POST", "/_control/reset")
+    return out
+
+
+def measure_window_model(fn, stack, runs):
+    """Window mode over the same cluster model (one query in its window: one webhook message a
+    run), warm: the comparison for the thread runs."""
+    fn.spawn()
+    stack.load_long_query()
+    fn.invoke()
+    walls, cpus, messages = [], [], []
+    for _ in range(runs):
+        stack.load_long_query()
+        received = len(control(stack.slack, "GET", "/_control/received"))
+        before = fn.cpu_sample()
+        result = fn.invoke()
+        cpus.append(fn.cpu_delta(before, fn.cpu_sample()))
+        walls.append(result["duration_ms"])
+        messages.append(len(control(stack.slack, "GET", "/_control/received")) - received)
+    hwm = fn.status_kb("VmHWM") / 1024
+    fn.stop()
+    return {"wall_ms": median(walls), "all": walls, "cpu_ms": median(cpus) * 1000,
+            "messages": median(messages), "hwm_mb": hwm}
+
+
 # ----- instruction counts (callgrind) -------------------------------------------------------
 # Inclusive instruction counts of these functions are reported (the first match of each).
 CALLGRIND_FUNCTIONS = [
@@ -323,17 +582,27 @@ def annotate(out_file):
     return {"total": total, "functions": found}
 
 
-def measure_callgrind(binary, fn_env, stack, workdir, out_dir):
-    """Instruction counts of init (Lambda mode: spawn -> first /next, then SIGTERM, which
-    valgrind turns into a normal dump) and of one whole CLI `check` (1 query, 1 message)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    valgrind = ["valgrind", "--tool=callgrind", "--quiet"]
-    init_out = out_dir / "callgrind.init.out"
-    fn = Function("callgrind", [*valgrind, f"--callgrind-out-file={init_out}", binary],
+VALGRIND = ["valgrind", "--tool=callgrind", "--quiet"]
+
+
+def callgrind_init(binary, fn_env, stack, workdir, init_out):
+    """Init under callgrind (Lambda mode: spawn -> first /next, then SIGTERM, which valgrind
+    turns into a normal dump)."""
+    fn = Function("callgrind", [*VALGRIND, f"--callgrind-out-file={init_out}", binary],
                   ROOT, fn_env, stack, workdir)
     fn.spawn()
     fn.proc.send_signal(signal.SIGTERM)
     fn.proc.wait(timeout=120)
+    return annotate(init_out)
+
+
+def measure_callgrind(binary, fn_env, stack, workdir, out_dir):
+    """Instruction counts of init (Lambda mode: spawn -> first /next, then SIGTERM, which
+    valgrind turns into a normal dump) and of one whole CLI `check` (1 query, 1 message)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    valgrind = VALGRIND
+    init_out = out_dir / "callgrind.init.out"
+    init = callgrind_init(binary, fn_env, stack, workdir, init_out)
     stack.script_rows(small_rows())
     control(stack.slack, "POST", "/_control/reset")
     check_out = out_dir / "callgrind.check.out"
@@ -345,7 +614,7 @@ def measure_callgrind(binary, fn_env, stack, workdir, out_dir):
     )
     if done.returncode != 0:
         raise RuntimeError(f"check under callgrind failed: {done.stderr[-1500:]}")
-    return {"init": annotate(init_out), "check": annotate(check_out), "dir": str(out_dir)}
+    return {"init": init, "check": annotate(check_out), "dir": str(out_dir)}
 
 
 # ----- footprint ---------------------------------------------------------------------------
@@ -439,7 +708,10 @@ def report(results, out=sys.stdout):
         add(f"scale {key}: CPU user+sys (ms)", ("scale", key, "cpu_ms"), 0)
         add(f"scale {key}: Slack messages", ("scale", key, "messages"), 0)
         add(f"scale {key}: peak RSS (MB)", ("scale", key, "hwm_mb"))
-    print_table(rows, out)
+    if len(rows) > 1:
+        print_table(rows, out)
+    if rust.get("thread"):
+        report_thread(rust["thread"], out)
     cg = rust.get("callgrind")
     if cg:
         print(f"\nRust instruction counts (callgrind, {cg['dir']}); a stripped binary shows "
@@ -465,6 +737,55 @@ def report(results, out=sys.stdout):
               "stands in", file=out)
     print(f"Python peer package: handler.py zipped {fp['peer_zip_bytes']:,} bytes "
           "(boto3 comes with the Lambda Python runtime)", file=out)
+
+
+def report_thread(th, out):
+    """Thread mode's figures (Rust only): init against window mode's, then the runs."""
+    print("\nThread mode (ALERT_MODE=thread, Rust): init beside window mode's, alternating "
+          "spawns", file=out)
+    rows = [("figure", "window mode", "thread mode", "thread/window")]
+    init = th.get("init")
+    if init:
+        w, t = init["window"], init["thread"]
+        for label, key in (("init: spawn -> first /next (ms)", "init_ms"),
+                           ("  CPU time of init (ms)", "init_cpu_ms"),
+                           ("  peak RSS at the end of init (MB)", "init_hwm_mb"),
+                           ("first invocation after init (ms)", "cold_invoke_ms"),
+                           ("  CPU time of the first invocation (ms)", "cold_cpu_ms"),
+                           ("peak RSS, init + first invocation (MB)", "cold_hwm_mb")):
+            rows.append((label, fmt(w[key]), fmt(t[key]), ratio(t[key], w[key])))
+    cg = th.get("callgrind_init")
+    if cg:
+        rows.append(("init instructions (callgrind)", fmt(cg["window"]), fmt(cg["thread"]),
+                     ratio(cg["thread"], cg["window"])))
+    if len(rows) > 1:
+        print_table(rows, out)
+    window = th.get("window")
+    print("\nThread mode, warm runs (one long query; the table's other items ended); DynamoDB "
+          "calls as the fault front saw them:", file=out)
+    rows = [("items", "run", "wall (ms)", "CPU (ms)", "DynamoDB calls", "Query calls (max)",
+             "Slack calls", "items read / bytes / RCU", "Query answer (bytes)")]
+    for count, run in th.get("runs", {}).items():
+        for case, label in (("first_seen", "first seen: posts"),
+                            ("followed", "followed: updates")):
+            c = run[case]
+            calls = ", ".join(f"{op} {fmt(n, 0)}" for op, n in c["dynamo_calls"].items())
+            slack = ", ".join(f"{m} {fmt(n, 0)}" for m, n in c["slack_calls"].items())
+            rows.append((fmt(count) if case == "first_seen" else "", label, fmt(c["wall_ms"]),
+                         fmt(c["cpu_ms"]), calls or "-", fmt(c["query_calls_max"]), slack or "-",
+                         f"{fmt(c['read_items'])} / {fmt(c['read_item_bytes'])} / "
+                         f"{fmt(c['read_capacity_units'])}", fmt(c["read_response_bytes"])))
+    if window:
+        rows.append(("", "window mode, same model", fmt(window["wall_ms"]), fmt(window["cpu_ms"]),
+                     "-", "-", f"webhook {fmt(window['messages'], 0)}", "-", "-"))
+    print_table(rows, out)
+    for count, run in th.get("runs", {}).items():
+        print(f"  {fmt(count)} items: function's summary, followed run: state_reads "
+              f"{fmt(run['followed']['state_reads'], 0)}, state_writes "
+              f"{fmt(run['followed']['state_writes'], 0)} (first seen: "
+              f"{fmt(run['first_seen']['state_writes'], 0)}); peak RSS {fmt(run['hwm_mb'])} MB; "
+              f"the same Query made by the bench: {fmt(run['query_ms_moto'])} ms to moto, "
+              f"{fmt(run['query_ms_front'])} ms through the front", file=out)
 
 
 def dig(tree, path):
@@ -504,9 +825,10 @@ def main():
     parser.add_argument("--devstack-python", default=str(ROOT / ".venv/bin/python"))
     parser.add_argument("--no-peer", action="store_true", help="measure the Rust binary only")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 2,000 x 60 KB")
-    parser.add_argument("--only", default="init,overhead,scale,callgrind",
+    parser.add_argument("--only", default="init,overhead,scale,callgrind,thread",
                         help="comma-separated phases: init, overhead, scale, callgrind (skipped "
-                        "without valgrind; function names need --callgrind-bin with symbols)")
+                        "without valgrind; function names need --callgrind-bin with symbols), "
+                        "thread (ALERT_MODE=thread, Rust only)")
     parser.add_argument("--callgrind-bin", default=None,
                         help="a build with symbols for the callgrind phase (default: --rust-bin)")
     parser.add_argument("--scales", default=None,
@@ -526,6 +848,8 @@ def main():
               ("2000 x 3 KB", 2000, 60_000, 15, 5),
               ("1 x 60 KB", 1, 60_000, None, 7), ("100 x 60 KB", 100, 60_000, None, 7),
               ("2000 x 60 KB", 2000, 60_000, None, 5)]
+    thread_runs = 3 if args.quick else 7
+    thread_items = [0, 1000]
     if args.quick:
         scales = [s[:4] + (2,) for s in scales if s[1] < 2000]
     if args.scales:
@@ -599,6 +923,10 @@ def main():
                     log(f"{name}: scale {key} x{runs}")
                     results[name].setdefault("scale", {})[key] = measure_scale(fn, stack, rows, runs)
                 del rows
+        if "thread" in phases:
+            results["rust"]["thread"] = measure_thread(
+                args, functions["rust"], stack, workdir, init_runs["rust"], thread_runs,
+                thread_items, Path(args.json).parent / "callgrind")
     finally:
         for fn in functions.values():
             fn.stop()
@@ -609,12 +937,51 @@ def main():
     print(f"\nredshift-long-query-alert benchmark: checkout {results['commit']}, "
           f"binary {args.rust_bin}\n"
           f"{m['nproc']} x {m['cpu']}, {m['mem_gib']} GiB, medians "
-          f"(init x{init_runs['rust']}/{init_runs['python']}, overhead x{overhead_runs}); "
+          f"(init x{init_runs['rust']}/{init_runs['python']}, overhead x{overhead_runs}, "
+          f"thread x{thread_runs}); "
           f"{results['bench_seconds']} s\n")
     report(results)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     print(f"\nraw figures: {args.json}; function logs: {workdir}")
+
+
+def measure_thread(args, rust, stack, workdir, init_runs, runs, counts, callgrind_dir):
+    """The thread phase: per-run figures at each item count, window mode over the same model,
+    init of both environments (and their callgrind totals when valgrind is there)."""
+    stack.setup_thread()
+    # Window mode as the other phases run it, on the thread secret (it posts to its webhook).
+    window_env = dict(rust.env, SECRET_ID=THREAD_SECRET_ID)
+    thread_env = dict(window_env, ALERT_MODE="thread", STATE_TABLE=THREAD_TABLE,
+                      SLACK_API_URL=f"http://127.0.0.1:{stack.slack}/api",
+                      # The fault front (no faults scripted): it counts every DynamoDB call.
+                      AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{stack.dynamo}")
+    window_fn = Function("rust-window", rust.argv, rust.cwd, window_env, stack, workdir)
+    thread_fn = Function("rust-thread", rust.argv, rust.cwd, thread_env, stack, workdir)
+    out = {"runs": {}}
+    try:
+        for count in counts:
+            log(f"rust: thread mode, {count:,} items, first seen / followed x{runs}")
+            out["runs"][count] = measure_thread_runs(thread_fn, stack, count, runs)
+        log(f"rust: window mode over the same cluster model x{runs}")
+        out["window"] = measure_window_model(window_fn, stack, runs)
+        log(f"rust: init x{init_runs}, window and thread environments alternating")
+        out["init"] = measure_thread_init(window_fn, thread_fn, stack, init_runs)
+        if shutil.which("valgrind"):
+            log("rust: callgrind, init in both environments")
+            callgrind_dir.mkdir(parents=True, exist_ok=True)
+            binary = args.callgrind_bin or args.rust_bin
+            try:
+                out["callgrind_init"] = {
+                    name: callgrind_init(binary, env, stack, workdir,
+                                         callgrind_dir / f"callgrind.init.{name}.out")["total"]
+                    for name, env in (("window", window_env), ("thread", thread_env))}
+            except (RuntimeError, subprocess.SubprocessError, OSError) as err:
+                log(f"callgrind skipped: {err}")
+    finally:
+        window_fn.stop()
+        thread_fn.stop()
+    return out
 
 
 def log(message):

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::model::{AlertModeName, Minutes, QuerySource, Zone};
+use crate::model::{AlertModeName, Language, Minutes, QuerySource, Zone};
 use crate::run::App;
 use crate::settings::{self, ConfigError, EnvLayer, Layer, Origin, Surface};
 
@@ -68,6 +68,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MODE", value_parser = ["window", "once", "thread"])]
     pub alert_mode: Option<String>,
 
+    /// The language of the Slack messages: en or ja. Default: $MESSAGE_LANGUAGE, else the
+    /// secret's `language`, else en. Logs, errors and the summary stay English.
+    #[arg(long, value_name = "LANG", value_parser = ["en", "ja"])]
+    pub language: Option<String>,
+
     /// Thread mode: escalate a query still running after this many minutes (default: twice
     /// its threshold). Overrides the secret's critical_minutes.
     #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
@@ -115,6 +120,7 @@ impl CheckArgs {
             query_source: self.query_source.as_deref().and_then(QuerySource::parse),
             alert_mode: self.alert_mode.as_deref().and_then(AlertModeName::parse),
             schedule: self.schedule_minutes.and_then(Minutes::new),
+            language: self.language.as_deref().and_then(Language::parse),
             rules: crate::rules::RulesPatch {
                 critical_minutes: self.critical_minutes.and_then(Minutes::new),
                 ..Default::default()

@@ -139,6 +139,7 @@ mod tests {
             messages_omitted: None,
             queries_omitted: None,
             thread: None,
+            language: Default::default(),
         }
     }
 }

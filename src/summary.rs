@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::long_queries::ended::Outcome;
 use crate::long_queries::{LongQuery, Unreadable};
-use crate::model::{Views, Window};
+use crate::model::{Language, Views, Window};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -42,6 +42,8 @@ pub struct Summary {
     /// How many entries of `queries` were left out to keep the Lambda answer small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queries_omitted: Option<usize>,
+    /// The language of the Slack messages (the summary itself is always English).
+    pub language: Language,
     /// What thread mode did (or, in a dry run, would do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadSummary>,

@@ -7,12 +7,12 @@ mod support;
 
 use aws_sdk_redshiftdata::types::{ColumnMetadata, Field};
 use proptest::prelude::*;
-use redshift_long_query_alert::copy::en::English;
+use redshift_long_query_alert::copy;
 use redshift_long_query_alert::input::{Object, Quote};
 use redshift_long_query_alert::long_queries::message::{build, Context};
 use redshift_long_query_alert::long_queries::row::{read, LongQuery, Unreadable};
 use redshift_long_query_alert::long_queries::sql::COLUMNS;
-use redshift_long_query_alert::model::{Minutes, Target, Window, Zone};
+use redshift_long_query_alert::model::{Language, Minutes, Target, Window, Zone};
 use redshift_long_query_alert::redshift::{ResultLimits, ResultSet};
 use redshift_long_query_alert::rules::{AlertRules, RulesPatch};
 use redshift_long_query_alert::secret::parse_secret;
@@ -144,6 +144,7 @@ proptest! {
     fn messages_stay_within_slack_limits_and_carry_every_query_once(
         texts in prop::collection::vec((query_text(), proptest::option::of(query_text())), 0..34),
         unreadable in prop::collection::vec(query_text(), 0..3),
+        language in prop::sample::select(Language::ALL.to_vec()),
     ) {
         let tz = Zone::parse("Asia/Tokyo").unwrap();
         let queries: Vec<LongQuery> = texts
@@ -164,7 +165,7 @@ proptest! {
             .enumerate()
             .map(|(i, problem)| Unreadable { row: i + 1, pid: None, problem })
             .collect();
-        let target = Target::Cluster("c<&>\n`x`".into());
+        let target = Target::Cluster("分析c<&>\n`x`".into());
         let rules_json = json!({"mention": "<!here>", "user_mentions": {"a": "<@U0A>"}});
         let patch = RulesPatch::read(&Object::new(rules_json.as_object().unwrap(), Quote::Values)).unwrap();
         let rules = AlertRules::default().with(&patch);
@@ -175,14 +176,16 @@ proptest! {
             timezone: &tz,
             rules: &rules,
             past_threshold_total: Some(texts.len() as i64 + 3),
-            phrases: &English,
+            phrases: copy::table(language),
         };
         let messages: Vec<Value> = build(&queries, &unreadable, &ctx).iter().map(|m| m.to_json()).collect();
         prop_assert_eq!(messages.is_empty(), queries.is_empty() && unreadable.is_empty());
         for message in &messages {
             let blocks = message["blocks"].as_array().unwrap();
             prop_assert!(blocks.len() <= MAX_BLOCKS);
-            prop_assert!(!message["text"].as_str().unwrap().is_empty());
+            let fallback = message["text"].as_str().unwrap();
+            prop_assert!(!fallback.is_empty());
+            prop_assert!(fallback.encode_utf16().count() <= SECTION_TEXT_LIMIT);
             for block in blocks {
                 let Some(text) = block["text"]["text"].as_str().or(block["elements"][0]["text"].as_str()) else { continue };
                 let limit = if block["type"] == "header" { HEADER_TEXT_LIMIT } else { SECTION_TEXT_LIMIT };
@@ -202,5 +205,84 @@ proptest! {
         }
         let expected: Vec<i64> = (0..queries.len() as i64).map(|i| 10_000 + i).collect();
         prop_assert_eq!(support::pids_in(&messages), expected);
+    }
+}
+
+/// Every limit Slack enforces, on one message's JSON.
+fn within_slack_limits(message: &Value) -> Result<(), TestCaseError> {
+    let fallback = message["text"].as_str().unwrap();
+    prop_assert!(!fallback.is_empty());
+    prop_assert!(fallback.encode_utf16().count() <= SECTION_TEXT_LIMIT);
+    let blocks = message["blocks"].as_array().unwrap();
+    prop_assert!(blocks.len() <= MAX_BLOCKS);
+    for block in blocks {
+        let Some(text) = block["text"]["text"]
+            .as_str()
+            .or(block["elements"][0]["text"].as_str())
+        else {
+            continue;
+        };
+        let limit = if block["type"] == "header" {
+            HEADER_TEXT_LIMIT
+        } else {
+            SECTION_TEXT_LIMIT
+        };
+        prop_assert!(
+            text.encode_utf16().count() <= limit,
+            "{} > {}",
+            text.encode_utf16().count(),
+            limit
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
+
+    /// Thread mode's parent and replies, in every language, over the same hostile text (a
+    /// Japanese sentence is three bytes a character; the limits count characters).
+    #[test]
+    fn thread_messages_stay_within_slack_limits_in_every_language(
+        text in query_text(),
+        user in proptest::option::of(query_text()),
+        target in query_text(),
+        minutes in 0i64..200_000,
+        language in prop::sample::select(Language::ALL.to_vec()),
+    ) {
+        use redshift_long_query_alert::long_queries::ended::Outcome;
+        use redshift_long_query_alert::long_queries::thread::{critical_reply, ended_reply, parent, Status, ThreadContext};
+        let tz = Zone::parse("Asia/Tokyo").unwrap();
+        let target = Target::Workgroup(target);
+        let rules = AlertRules::default();
+        let ctx = ThreadContext {
+            target: &target,
+            database: "データベース",
+            timezone: &tz,
+            rules: &rules,
+            threshold_minutes: 30,
+            critical_minutes: 60,
+            checked: "2026-11-28T10:05:00Z".parse().unwrap(),
+            phrases: copy::table(language),
+        };
+        let query = LongQuery {
+            user,
+            pid: 1,
+            query_id: 2,
+            start_time: "2026-11-28T09:15:00Z".parse().unwrap(),
+            elapsed_minutes: minutes,
+            text,
+            text_truncated: minutes % 2 == 0,
+        };
+        within_slack_limits(&parent(&query, Status::Running, &ctx).to_json())?;
+        within_slack_limits(&critical_reply(&query, &ctx).to_json())?;
+        for outcome in [Outcome::Finished, Outcome::Failed, Outcome::Cancelled, Outcome::Unknown] {
+            let ended = Status::Ended { outcome, minutes: Some(minutes) };
+            within_slack_limits(&parent(&query, ended, &ctx).to_json())?;
+            within_slack_limits(&ended_reply(outcome, Some(minutes), None, &ctx).to_json())?;
+        }
     }
 }

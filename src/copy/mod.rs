@@ -5,9 +5,19 @@
 //! Values passed in are already safe mrkdwn (escaped, in code spans): a table only adds words.
 
 pub mod en;
+pub mod ja;
 
 use crate::long_queries::ended::Outcome;
-use crate::model::Window;
+use crate::model::{Language, Window};
+
+/// The phrase table of `language`. Adding a language is adding its table here and in
+/// [`Language`]; the tests run every table.
+pub fn table(language: Language) -> &'static dyn Phrases {
+    match language {
+        Language::En => &en::English,
+        Language::Ja => &ja::Japanese,
+    }
+}
 
 /// Facts for a message's context line.
 #[derive(Debug, Clone, Copy)]
@@ -114,4 +124,131 @@ pub trait Phrases: Sync {
     fn critical_reply(&self, mentions: &str, minutes: i64, critical_minutes: u32) -> String;
     /// The reply when the query ended; `ended` is rendered by [`Phrases::clock_time`].
     fn ended_reply(&self, outcome: Outcome, minutes: Option<i64>, ended: Option<&str>) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Window;
+
+    /// Every phrase of a table, said with the same facts: a table that left one out (or said it
+    /// in English) shows up here.
+    fn every_phrase(p: &dyn Phrases) -> Vec<(&'static str, String)> {
+        let at: jiff::Timestamp = "2026-11-28T09:15:00Z".parse().unwrap();
+        let zoned = at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let window = Window {
+            min_minutes: 30,
+            max_minutes: 60,
+        };
+        let context = ContextFacts {
+            serverless: false,
+            target: "`analytics`",
+            database: "`dev`",
+            window,
+            timezone: "UTC",
+            past_threshold_total: Some(4),
+        };
+        let facts = |running| QueryFacts {
+            number: Some(1),
+            user: "`alice`",
+            pid: 4242,
+            query_id: 99,
+            started: "2026-11-28 09:15",
+            elapsed_minutes: 65,
+            running,
+        };
+        let thread_context = ThreadContextFacts {
+            serverless: true,
+            target: "`wg`",
+            database: "`dev`",
+            threshold_minutes: 30,
+            critical_minutes: 60,
+            timezone: "UTC",
+            checked: "10:05 UTC",
+        };
+        let mut said = vec![
+            ("header", p.header(3, 30)),
+            ("part", p.part(2, 3)),
+            ("context", p.context(&context)),
+            ("details", p.details(&facts(true))),
+            ("details (ended)", p.details(&facts(false))),
+            ("start_time", p.start_time(&zoned)),
+            ("dropped_user", p.dropped_user().to_owned()),
+            ("no_text", p.no_text().to_owned()),
+            ("cut_chars", p.cut_chars(120)),
+            ("cut_by_redshift", p.cut_by_redshift().to_owned()),
+            ("fallback_intro", p.fallback_intro("H", "analytics", "dev")),
+            ("fallback_line", p.fallback_line(1, "alice", 4242, 65)),
+            ("unreadable_heading", p.unreadable_heading(2)),
+            ("unreadable_row", p.unreadable_row(3, Some(7), "x")),
+            ("overflow_header", p.overflow_header(9)),
+            ("overflow_body", p.overflow_body(9, 135)),
+            ("thread_context", p.thread_context(&thread_context)),
+            ("thread_fallback", p.thread_fallback("H", "wg", "dev")),
+            ("clock_time", p.clock_time(&zoned)),
+            ("critical_reply", p.critical_reply("<!here>", 61, 60)),
+        ];
+        for critical in [false, true] {
+            said.push((
+                "thread_header (running)",
+                p.thread_header(ThreadState::Running {
+                    minutes: 61,
+                    critical,
+                }),
+            ));
+        }
+        for outcome in [
+            Outcome::Finished,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::Unknown,
+        ] {
+            for minutes in [Some(65), None] {
+                said.push((
+                    "thread_header (ended)",
+                    p.thread_header(ThreadState::Ended { outcome, minutes }),
+                ));
+            }
+            said.push((
+                "ended_reply",
+                p.ended_reply(outcome, Some(65), Some("10:20")),
+            ));
+        }
+        said
+    }
+
+    #[test]
+    fn every_table_says_every_phrase_and_in_its_own_words() {
+        let english = every_phrase(table(Language::En));
+        for language in Language::ALL {
+            let said = every_phrase(table(language));
+            assert_eq!(said.len(), english.len());
+            for ((name, text), (_, in_english)) in said.iter().zip(&english) {
+                assert!(!text.trim().is_empty(), "{language:?}: {name} is empty");
+                // Times and the separator between them are the same in every language.
+                let language_neutral = *name == "clock_time";
+                if language != Language::En && !language_neutral {
+                    assert_ne!(text, in_english, "{language:?}: {name} is still English");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn japanese_durations_counters_and_brackets() {
+        let ja = table(Language::Ja);
+        assert_eq!(ja.header(3, 30), "30分以上実行中のRedshiftクエリ：3件");
+        assert_eq!(ja.part(2, 3), "（2/3）");
+        assert!(ja
+            .details(&QueryFacts {
+                number: None,
+                user: "`a`",
+                pid: 1,
+                query_id: 2,
+                started: "s",
+                elapsed_minutes: 65,
+                running: true,
+            })
+            .contains("実行時間 *1時間5分*"));
+    }
 }

@@ -288,6 +288,35 @@ impl AlertMode {
     }
 }
 
+/// The language of everything a Slack reader sees (logs, errors and the summary stay English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Ja,
+}
+
+impl Language {
+    /// Every language, in the order the docs list them.
+    pub const ALL: [Language; 2] = [Language::En, Language::Ja];
+    pub const EXPECTED: &'static str = "one of \"en\" (English) or \"ja\" (Japanese)";
+
+    pub fn parse(text: &str) -> Option<Language> {
+        Language::ALL
+            .into_iter()
+            .find(|l| l.code().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// The ISO 639-1 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Ja => "ja",
+        }
+    }
+}
+
 /// A Slack mention, checked to be one: `<@U…>` / `<@W…>` (a user), `<!subteam^S…>` (a user
 /// group), `<!here>`, `<!channel>` or `<!everyone>`; several may be given, separated by single
 /// spaces. Anything else would reach the channel as raw markup, so it is refused.
@@ -356,6 +385,19 @@ mod tests {
         assert_eq!(widest.max_minutes, 2 * Minutes::MAX);
         let w = AlertMode::Window.window_for(m(30));
         assert!(w.contains(30) && w.contains(59) && !w.contains(60) && !w.contains(29));
+    }
+
+    #[test]
+    fn languages_are_named_by_their_code_and_nothing_else() {
+        assert_eq!(Language::parse(" JA "), Some(Language::Ja));
+        assert_eq!(Language::parse("en"), Some(Language::En));
+        for bad in ["", "jp", "japanese", "en-US", "fr"] {
+            assert_eq!(Language::parse(bad), None, "{bad}");
+        }
+        for l in Language::ALL {
+            assert_eq!(Language::parse(l.code()), Some(l));
+            assert!(Language::EXPECTED.contains(l.code()));
+        }
     }
 
     #[test]

@@ -6,7 +6,6 @@ mod thread;
 
 use std::time::Duration;
 
-use crate::copy::en::English;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::long_queries::{self, message};
@@ -88,6 +87,7 @@ impl<H: HttpPost> App<H> {
         let rules = AlertRules::default()
             .with(&secret.rules)
             .with(&settings.rules);
+        let language = settings.language.or(secret.language).unwrap_or_default();
         let views = settings
             .query_source
             .views_on(&secret.connection.target)
@@ -96,7 +96,7 @@ impl<H: HttpPost> App<H> {
             AlertMode::Window => None,
             AlertMode::Once { .. } => Some(reference_time(settings.scheduled_time)),
             AlertMode::Thread => {
-                return thread::check(self, settings, &secret, &rules, views, deadline)
+                return thread::check(self, settings, &secret, &rules, views, language, deadline)
                     .await
                     .inspect_err(|err| {
                         if let Error::Slack(e) = err {
@@ -156,7 +156,7 @@ impl<H: HttpPost> App<H> {
                 timezone: &settings.timezone,
                 rules: &rules,
                 past_threshold_total: findings.past_threshold_total,
-                phrases: &English,
+                phrases: crate::copy::table(language),
             },
         );
         let queries_not_posted = findings
@@ -202,6 +202,7 @@ impl<H: HttpPost> App<H> {
             messages_omitted: None,
             queries_omitted: None,
             thread: None,
+            language,
         })
     }
 }

@@ -9,7 +9,7 @@
 //!   `redshift:GetClusterCredentials`) or `redshift_secret_arn` (database credentials kept in
 //!   another secret); for a workgroup, `redshift_secret_arn` or neither (the caller's IAM
 //!   identity): `db_user` does not exist in Serverless;
-//! - optionally the alerting rules of [`crate::rules`].
+//! - optionally the alerting rules of [`crate::rules`], and `language` (`en` or `ja`).
 //!
 //! Any other key is ignored.
 
@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::SecretError;
 use crate::input::{Object, Problem, Quote};
-use crate::model::{ChannelId, Connection, DbAuth, Masker, Secret, SecretUrl, SlackAccess, Target};
+use crate::model::{
+    ChannelId, Connection, DbAuth, Language, Masker, Secret, SecretUrl, SlackAccess, Target,
+};
 use crate::rules::RulesPatch;
 
 /// Everything the secret tells a run.
@@ -26,6 +28,8 @@ pub struct SecretConfig {
     pub slack: SlackAccess,
     pub connection: Connection,
     pub rules: RulesPatch,
+    /// The deployment's message language (flags, the event and the environment override it).
+    pub language: Option<Language>,
     /// Masks this secret's values in text that came from outside.
     pub masker: Masker,
 }
@@ -140,6 +144,9 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
         (Target::Workgroup(_), None, None) => DbAuth::IamIdentity,
     };
     let rules = RulesPatch::read(&object).map_err(wrong)?;
+    let language = object
+        .parsed("language", Language::EXPECTED, Language::parse)
+        .map_err(wrong)?;
 
     let mut sensitive: Vec<String> = token.into_iter().collect();
     if let (Some(text), Some(webhook)) = (webhook_text, &webhook) {
@@ -169,6 +176,7 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
             auth,
         },
         rules,
+        language,
         masker: Masker::new(sensitive),
     })
 }

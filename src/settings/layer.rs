@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::ConfigError;
 use crate::input::{Object, Problem, Quote};
-use crate::model::{AlertModeName, Minutes, QuerySource, Zone};
+use crate::model::{AlertModeName, Language, Minutes, QuerySource, Zone};
 use crate::rules::RulesPatch;
 
 /// Where a setting was given, so an error names what the user typed.
@@ -54,6 +54,7 @@ pub struct Layer {
     pub schedule: Option<Minutes>,
     /// When this run was scheduled: `once` mode measures elapsed time from it.
     pub scheduled_time: Option<jiff::Timestamp>,
+    pub language: Option<Language>,
     pub rules: RulesPatch,
 }
 
@@ -66,11 +67,13 @@ pub struct EnvLayer {
     pub query_source: Option<String>,
     pub alert_mode: Option<String>,
     pub schedule: Option<String>,
+    pub language: Option<String>,
 }
 
 impl EnvLayer {
-    /// Reads `SECRET_ID`, `THRESHOLD_MINUTES`, `TIMEZONE`, `QUERY_SOURCE`, `ALERT_MODE` and
-    /// `SCHEDULE_MINUTES`; an empty variable counts as unset.
+    /// Reads `SECRET_ID`, `THRESHOLD_MINUTES`, `TIMEZONE`, `QUERY_SOURCE`, `ALERT_MODE`,
+    /// `SCHEDULE_MINUTES` and `MESSAGE_LANGUAGE` (not `LANGUAGE`, which gettext owns); an empty
+    /// variable counts as unset.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -84,6 +87,7 @@ impl EnvLayer {
             query_source: get("QUERY_SOURCE"),
             alert_mode: get("ALERT_MODE"),
             schedule: get("SCHEDULE_MINUTES"),
+            language: get("MESSAGE_LANGUAGE"),
         }
     }
 }
@@ -153,6 +157,9 @@ impl Event {
                 .map_err(invalid)?,
             schedule: object.minutes("schedule_minutes").map_err(invalid)?,
             scheduled_time,
+            language: object
+                .parsed("language", Language::EXPECTED, Language::parse)
+                .map_err(invalid)?,
             rules: RulesPatch::read(&object).map_err(invalid)?,
         };
         let targets = object

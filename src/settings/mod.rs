@@ -5,7 +5,7 @@
 pub mod layer;
 
 use crate::input::Problem;
-use crate::model::{AlertMode, AlertModeName, Minutes, QuerySource, Window, Zone};
+use crate::model::{AlertMode, AlertModeName, Language, Minutes, QuerySource, Window, Zone};
 use crate::rules::RulesPatch;
 pub use layer::{EnvLayer, Event, Layer, Origin, TargetLayer, MAX_TARGETS};
 
@@ -27,6 +27,9 @@ pub struct Settings {
     pub query_source: QuerySource,
     pub alert_mode: AlertMode,
     pub scheduled_time: Option<jiff::Timestamp>,
+    /// The messages' language when the flags, the event or the environment say; otherwise the
+    /// secret's, else English.
+    pub language: Option<Language>,
     /// Alerting-rule keys given for this run, laid over the secret's.
     pub rules: RulesPatch,
 }
@@ -201,7 +204,17 @@ pub fn resolve(top: &Layer, env: &EnvLayer, surface: Surface) -> Result<Settings
         })?,
         (None, None) => Zone::utc(),
     };
+    let language = match top.language {
+        Some(l) => Some(l),
+        None => from_env(
+            &env.language,
+            "MESSAGE_LANGUAGE",
+            Language::EXPECTED,
+            Language::parse,
+        )?,
+    };
     Ok(Settings {
+        language,
         secret_id,
         threshold,
         timezone,

@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{App, SLACK_RESERVE};
-use crate::copy::en::English;
+use crate::copy::Phrases;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::long_queries::thread::{self as layout, Status, ThreadContext};
 use crate::long_queries::{row, select, sql, LongQuery};
-use crate::model::{AlertMode, SlackAccess, Views};
+use crate::model::{AlertMode, Language, SlackAccess, Views};
 use crate::redshift::RedshiftError;
 use crate::rules::AlertRules;
 use crate::secret::SecretConfig;
@@ -72,6 +72,7 @@ struct Run<'a, H: HttpPost> {
     /// Each followed query's phase as this run last wrote or read it: the condition of its
     /// next write.
     phases: BTreeMap<QueryKey, Phase>,
+    phrases: &'static dyn Phrases,
     counts: ThreadSummary,
     failures: Vec<Failure>,
     stop_slack: bool,
@@ -83,6 +84,7 @@ pub(super) async fn check<H: HttpPost>(
     secret: &SecretConfig,
     rules: &AlertRules,
     views: Views,
+    language: Language,
     deadline: Deadline,
 ) -> Result<Summary, Error> {
     let SlackAccess::WebApi { token, channel, .. } = &secret.slack else {
@@ -151,6 +153,7 @@ pub(super) async fn check<H: HttpPost>(
         now,
         deadline,
         phases: BTreeMap::new(),
+        phrases: crate::copy::table(language),
         counts: ThreadSummary::default(),
         failures: Vec::new(),
         stop_slack: settings.dry_run,
@@ -238,6 +241,7 @@ pub(super) async fn check<H: HttpPost>(
         messages_omitted: None,
         queries_omitted: None,
         thread: Some(counts),
+        language,
     })
 }
 
@@ -254,7 +258,7 @@ impl<H: HttpPost> Run<'_, H> {
                 .get(),
             critical_minutes: self.rules.critical_for(user, self.settings.threshold),
             checked: jiff::Timestamp::from_second(self.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-            phrases: &English,
+            phrases: self.phrases,
         }
     }
 
