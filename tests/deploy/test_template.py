@@ -48,6 +48,7 @@ CONTRACT_ENV = {
     "QUERY_SOURCE",
     "ALERT_MODE",
     "SCHEDULE_MINUTES",
+    "MESSAGE_LANGUAGE",
     # Thread mode's DynamoDB table (src/run/mod.rs); see CONDITIONAL_ENV.
     "STATE_TABLE",
 }
