@@ -63,7 +63,9 @@ def main():
         print(describe(cluster))
 
         env = {"PATH": os.environ.get("PATH", ""), **s.env(), "RUST_LOG": "info"}
-        args = [binary, "check", "--secret-id", samples.SECRET_ID, "--minutes", "30", "--timezone", "Asia/Tokyo"]
+        # Extra arguments go to `check` as they are: `scripts/demo --language ja`.
+        args = [binary, "check", "--secret-id", samples.SECRET_ID, "--minutes", "30", "--timezone", "Asia/Tokyo",
+                *sys.argv[2:]]
         print("$ redshift-long-query-alert " + " ".join(args[1:]), flush=True)
         run = subprocess.run(args, env=env, capture_output=True, text=True)
         print("--- log (stderr) ---\n" + run.stderr.rstrip())
