@@ -65,7 +65,10 @@ fn the_secret_sets_the_language_and_the_environment_event_and_flag_override_it()
     };
 
     let (summary, message) = check(&[], &[]);
-    assert!(is_japanese(&headers(std::slice::from_ref(&message))[0]), "{message}");
+    assert!(
+        is_japanese(&headers(std::slice::from_ref(&message))[0]),
+        "{message}"
+    );
     let details = block_texts(std::slice::from_ref(&message), "query:").join("\n");
     assert!(
         details.contains("実行時間 *42分*") && details.contains("（削除済みのユーザー）"),

@@ -500,12 +500,11 @@ fn dynamodb_throttled_or_unreachable_fails_the_run_clearly_and_the_next_one_reco
     );
 
     // DynamoDB cannot be reached at all.
-    let mut unreachable = stack.thread_env();
-    for (key, value) in unreachable.iter_mut() {
-        if key == "AWS_ENDPOINT_URL_DYNAMODB" {
-            *value = "http://127.0.0.1:9".into();
-        }
-    }
+    let unreachable = support::stack::with_var(
+        stack.thread_env(),
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "http://127.0.0.1:9",
+    );
     let run = stack.run_cli_with(unreachable, &args, &[]);
     assert_eq!(run.output.status.code(), Some(1));
     let out = run.all_output();

@@ -79,6 +79,25 @@ impl<H: HttpPost> App<H> {
         self
     }
 
+    /// Runs `statement` on the secret's target, keeping time back for Slack: a statement that
+    /// used up the whole deadline would leave none to report what it found.
+    async fn run_statement(
+        &self,
+        secret: &crate::secret::SecretConfig,
+        statement: &crate::redshift::Statement,
+        deadline: Deadline,
+    ) -> Result<(crate::redshift::Finished, crate::redshift::ResultSet), RedshiftError> {
+        let statement_deadline = deadline.earlier_by(SLACK_RESERVE.min(deadline.remaining() / 3));
+        self.data_api
+            .run(
+                &secret.connection,
+                statement,
+                statement_deadline,
+                &secret.masker,
+            )
+            .await
+    }
+
     /// Runs one check and finishes by `deadline`, whatever the services do.
     #[tracing::instrument(skip_all, fields(secret_id = %settings.secret_id, threshold_minutes = settings.threshold.get(), dry_run = settings.dry_run))]
     pub async fn check(&self, settings: &Settings, deadline: Deadline) -> Result<Summary, Error> {
@@ -114,16 +133,7 @@ impl<H: HttpPost> App<H> {
             &rules,
             as_of,
         );
-        let statement_deadline = deadline.earlier_by(SLACK_RESERVE.min(deadline.remaining() / 3));
-        let (finished, result) = self
-            .data_api
-            .run(
-                &secret.connection,
-                &statement,
-                statement_deadline,
-                &secret.masker,
-            )
-            .await?;
+        let (finished, result) = self.run_statement(&secret, &statement, deadline).await?;
         let statement_id = finished.statement_id;
         let findings =
             long_queries::evaluate(&result, settings.threshold, settings.alert_mode, &rules)

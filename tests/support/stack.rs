@@ -228,13 +228,11 @@ impl Stack {
 
     /// The environment with Secrets Manager behind the fault stand-in.
     pub fn faulty_secrets_env(&self) -> Vec<(String, String)> {
-        let mut env = self.env();
-        for (key, value) in env.iter_mut() {
-            if key == "AWS_ENDPOINT_URL_SECRETS_MANAGER" {
-                *value = Stack::url(self.ports.secrets);
-            }
-        }
-        env
+        with_var(
+            self.env(),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            &Stack::url(self.ports.secrets),
+        )
     }
 
     /// Loads a cluster scenario into the local Redshift (see [`super::cluster`]).
@@ -420,6 +418,15 @@ pub fn event_file(name: &str) -> Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// `env` with `key` set to `value` (in place, so the order stays).
+pub fn with_var(mut env: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some((_, v)) => *v = value.to_owned(),
+        None => env.push((key.to_owned(), value.to_owned())),
+    }
+    env
 }
 
 /// Asserts that no secret value reached `text`.

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::stack::{control, http, Stack, BOT_TOKEN};
+use super::stack::{control, http, with_var, Stack, BOT_TOKEN};
 
 pub const CHANNEL: &str = "C0ALERTS01";
 pub const TABLE: &str = "long-query-alert-state";
@@ -54,13 +54,11 @@ impl Stack {
 
     /// Thread mode's environment with DynamoDB behind the fault front.
     pub fn faulty_dynamodb_env(&self) -> Vec<(String, String)> {
-        let mut env = self.thread_env();
-        for (key, value) in env.iter_mut() {
-            if key == "AWS_ENDPOINT_URL_DYNAMODB" {
-                *value = Stack::url(self.ports.dynamo);
-            }
-        }
-        env
+        with_var(
+            self.thread_env(),
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            &Stack::url(self.ports.dynamo),
+        )
     }
 
     /// Faults for the DynamoDB front: `[{"operation", "error", "times", "hang_ms", "after"}]`.

@@ -13,7 +13,7 @@ mod steps;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{App, SLACK_RESERVE};
+use super::App;
 use crate::copy::Phrases;
 use crate::deadline::Deadline;
 use crate::error::Error;
@@ -100,16 +100,7 @@ pub(super) async fn check<H: HttpPost>(
 
     let statement =
         crate::long_queries::statement(views, settings.threshold, AlertMode::Thread, rules, None);
-    let statement_deadline = deadline.earlier_by(SLACK_RESERVE.min(deadline.remaining() / 3));
-    let (finished, result) = app
-        .data_api
-        .run(
-            &secret.connection,
-            &statement,
-            statement_deadline,
-            &secret.masker,
-        )
-        .await?;
+    let (finished, result) = app.run_statement(secret, &statement, deadline).await?;
     let statement_id = finished.statement_id.clone();
     let rows = row::read(&result).map_err(|missing| RedshiftError::MissingColumn {
         statement_id: statement_id.clone(),

@@ -10,7 +10,6 @@ use crate::long_queries::thread::{self as layout, Status};
 use crate::long_queries::LongQuery;
 use crate::model::Views;
 use crate::redshift::RedshiftError;
-use crate::run::SLACK_RESERVE;
 use crate::slack::delivery::DeliveryError;
 use crate::slack::http::HttpPost;
 use crate::slack::InThread;
@@ -248,19 +247,10 @@ impl<H: HttpPost> Run<'_, H> {
             })
             .collect();
         let statement = ended::statement(&sought);
-        let lookup_deadline = self
-            .deadline
-            .earlier_by(SLACK_RESERVE.min(self.deadline.remaining() / 3));
         self.counts.lookup_statements += 1;
         let (finished, result) = self
             .app
-            .data_api
-            .run(
-                &self.secret.connection,
-                &statement,
-                lookup_deadline,
-                &self.secret.masker,
-            )
+            .run_statement(self.secret, &statement, self.deadline)
             .await?;
         let found =
             ended::find(&result, &sought).map_err(|missing| RedshiftError::MissingColumn {
