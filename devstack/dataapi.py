@@ -461,12 +461,13 @@ class DataApiHandler(Handler):
             with state.lock:
                 ids = list(state.statements)
             return self.send_json(200, [state.describe_statement({"Id": i}) for i in ids])
-        if path.startswith(("/_control/cluster", "/_control/clock", "/_control/queries")):
+        if path.startswith(("/_control/cluster", "/_control/clock", "/_control/queries", "/_control/sessions")):
             return self.cluster_control(state, path)
         return self.common_control(state, path)
 
     def cluster_control(self, state, path):
-        """The cluster model: load a scenario, read it, move its clock, add and end queries."""
+        """The cluster model: load a scenario, read it, move its clock, add and end queries and
+        idle sessions."""
         route = (self.command, path)
         try:
             if self.command == "POST":
@@ -489,9 +490,13 @@ class DataApiHandler(Handler):
                     now = redshift_model.iso(cluster.now())
                     return self.send_json(200, {"now": now, "frozen": cluster.frozen})
                 if route == ("POST", "/_control/queries"):
-                    return self.send_json(200, cluster.add_query(body).to_json())
+                    return self.send_json(200, cluster.add_query(body).to_json(cluster))
                 if route == ("POST", "/_control/queries/end"):
-                    return self.send_json(200, cluster.end_from(body).to_json())
+                    return self.send_json(200, cluster.end_from(body).to_json(cluster))
+                if route == ("POST", "/_control/sessions"):
+                    return self.send_json(200, cluster.add_session(body).to_json(cluster))
+                if route == ("POST", "/_control/sessions/end"):
+                    return self.send_json(200, cluster.end_session_from(body).to_json(cluster))
         except (ValueError, redshift_model.ScenarioError) as err:
             return self.send_json(400, {"error": str(err)})
         return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})

@@ -347,6 +347,76 @@ class DataApiTest(ServerCase):
         cluster = self.control("GET", "/_control/cluster")
         self.assertEqual((cluster["kind"], cluster["frozen"], cluster["queries"]), ("provisioned", False, []))
 
+    def rows(self, sql):
+        """Runs `sql` through the Data API against the loaded cluster; the cells as plain values."""
+        sid = self.execute(sql)
+        out = self.finished(sid)
+        self.assertEqual(out["Status"], "FINISHED", out)
+        status, page = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual(status, 200, page)
+        return [[None if "isNull" in c else next(iter(c.values())) for c in r] for r in page["Records"]]
+
+    LOCKS_SQL = ("SELECT t.pid, TRIM(n.nspname) || '.' || TRIM(c.relname), t.lock_mode, t.granted FROM svv_transactions t "
+                 "JOIN pg_class c ON c.oid = t.relation JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1")
+
+    def test_bad_locks_tables_and_sessions_are_refused(self):
+        for scenario, word in (
+            ({"sessions": [{"pid": 1, "idle": 5}]}, "idle"),
+            ({"tables": [{"nme": "t"}]}, "nme"),
+            ({"queries": [{"pid": 1, "locks": [{"table": "t", "mode": "ShareLock"}]}]}, "mode"),
+            ({"queries": [{"pid": 1, "state": "queued", "queued_seconds": 1}]}, "queued_seconds"),
+            ({"sessions": [{"pid": 1, "locks": [{"table": "t", "mode": "AccessShareLock", "granted": False}]}]}, "waits"),
+            ({"kind": "serverless", "queries": [{"pid": 1, "queue": "etl"}]}, "queue"),
+        ):
+            status, _, body = request(self.port, "POST", "/_control/cluster", scenario)
+            self.assertEqual(status, 400, scenario)
+            self.assertIn(word, json.loads(body)["error"])
+        status, _, body = request(self.port, "POST", "/_control/sessions", {"pid": 2, "idle_secs": 1})
+        self.assertEqual(status, 400)
+        self.assertIn("idle_secs", json.loads(body)["error"])
+
+    def test_ending_a_query_or_a_sessions_transaction_releases_its_locks(self):
+        loaded = self.control("POST", "/_control/cluster", {
+            "now": "2026-11-28T09:45:30.250Z", "frozen": True,
+            "tables": [{"name": "sales.orders", "oid": 200100}],
+            "queries": [
+                {"pid": 50, "user": "alice", "started_seconds_ago": 600, "text": "ALTER TABLE sales.orders ADD COLUMN x int",
+                 "locks": [{"table": "sales.orders", "mode": "AccessExclusiveLock"}]},
+                {"pid": 51, "user": "bob", "started_seconds_ago": 60, "text": "select * from sales.orders",
+                 "locks": [{"table": "sales.orders", "mode": "AccessShareLock", "granted": False}]},
+            ],
+            "sessions": [{"pid": 60, "user": "etl", "idle_seconds": 900, "transaction_started_seconds_ago": 1200,
+                          "locks": [{"table": "mart.daily", "mode": "ShareRowExclusiveLock"}]}],
+        })
+        self.assertEqual([(s["pid"], s["user"]) for s in loaded["sessions"]], [(60, "etl")])
+        self.assertEqual(loaded["tables"][0], {"name": "sales.orders", "oid": 200100})
+        self.assertEqual(self.rows(self.LOCKS_SQL), [
+            [50, "sales.orders", "AccessExclusiveLock", True],
+            [51, "sales.orders", "AccessShareLock", False],
+            [60, "mart.daily", "ShareRowExclusiveLock", True],
+        ])
+        ended = self.control("POST", "/_control/queries/end", {"pid": 50})
+        self.assertEqual(ended["outcome"], "success")
+        self.assertEqual(self.rows(self.LOCKS_SQL), [
+            [51, "sales.orders", "AccessShareLock", True],
+            [60, "mart.daily", "ShareRowExclusiveLock", True],
+        ])
+        session = self.control("POST", "/_control/sessions/end", {"pid": 60})
+        self.assertEqual((session["pid"], session["xid"], session["locks"]), (60, None, []))
+        self.assertEqual(self.rows(self.LOCKS_SQL), [[51, "sales.orders", "AccessShareLock", True]])
+        self.assertEqual(self.rows("SELECT COUNT(*) FROM svv_transactions WHERE pid = 60"), [[0]])
+        self.assertEqual(self.rows("SELECT process FROM stv_sessions WHERE process = 60"), [[60]])
+        for body in ({"pid": 60}, {"pid": 99}, {"pid": 51}, {}, {"pid": 60, "outcome": "success"}):
+            status, _, _ = request(self.port, "POST", "/_control/sessions/end", body)
+            self.assertEqual(status, 400, body)
+        added = self.control("POST", "/_control/sessions", {
+            "pid": 61, "user": "etl", "idle_seconds": 30, "locks": [{"table": "mart.daily", "mode": "AccessExclusiveLock"}]})
+        tables = {t["name"]: t["oid"] for t in self.control("GET", "/_control/cluster")["tables"]}
+        self.assertEqual(tables, {"sales.orders": 200100, "mart.daily": 200103})  # 200101, 200102: the schemas
+        self.assertEqual(added["locks"], [{"table": "mart.daily", "oid": 200103, "mode": "AccessExclusiveLock", "granted": True}])
+        self.assertEqual(self.rows("SELECT RTRIM(query_text), status FROM sys_query_history WHERE session_id = 61"),
+                         [["LOCK mart.daily", "success   "]])
+
 
 # --------------------------------------------------------------------------
 class SlackTest(ServerCase):

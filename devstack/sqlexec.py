@@ -17,8 +17,8 @@ views. What Redshift would do differently is closed here, each where it is done:
   out. CHAR values are stored padded, as Redshift returns them, so ``status = 'running'`` needs
   this. Which operands are strings comes from sqlglot's type annotation against the views'
   columns; when it cannot type the statement, the rule is not applied.
-- ``CANCEL pid`` and ``SELECT pg_terminate_backend(pid)`` act on the model; ``SET ...`` is
-  accepted and changes nothing.
+- ``CANCEL pid`` and ``SELECT pg_terminate_backend(pid)`` act on the model (an idle session's
+  pid too); ``SET ...`` is accepted and changes nothing.
 
 A statement the engine refuses fails with ``ERROR: ...`` and never takes the server down.
 """
@@ -342,7 +342,7 @@ class Engine:
     def run(self, cluster, own, run, sql, parameters, start):
         cancel = CANCEL.fullmatch(sql)
         if cancel:
-            self.end_session(cluster, int(cancel.group(1)))
+            self.end_session(cluster, int(cancel.group(1)), terminate=False)
             return
         tree = parse_one(sql)
         if isinstance(tree, exp.Set):
@@ -350,7 +350,7 @@ class Engine:
         bind_parameters(tree, parameters)
         target = terminate_target(tree)
         if target is not None:
-            self.end_session(cluster, target)
+            self.end_session(cluster, target, terminate=True)
             run.columns = [column_metadata("pg_terminate_backend", "bool")]
             run.records = [[{"booleanValue": True}]]
             return
@@ -389,11 +389,18 @@ class Engine:
         run.records = [[to_cell(v, k) for v, k in zip(row, kinds)] for row in rows]
 
     @staticmethod
-    def end_session(cluster, pid):
-        try:
+    def end_session(cluster, pid, terminate):
+        """The query running on `pid` ends as cancelled, and its transaction with it. On an idle
+        session, pg_terminate_backend ends its transaction and its connection; CANCEL finds no
+        query to cancel there and changes nothing (the docs do not say what it answers: success
+        here, as PostgreSQL's pg_cancel_backend does)."""
+        if any(q.pid == pid for q in cluster.inflight):
             cluster.end_query(pid, "cancelled", "Query cancelled on user's request")
-        except model.ScenarioError:
-            raise SqlError(NO_SESSION.format(pid=pid)) from None
+        elif cluster.session_on(pid) is not None:
+            if terminate:
+                cluster.terminate_session(pid)
+        else:
+            raise SqlError(NO_SESSION.format(pid=pid))
 
     def load(self, cluster, view, now):
         """Rebuilds the view's table from the model: one list per column, unnested by DuckDB

@@ -149,6 +149,181 @@ class SystemViews(unittest.TestCase):
         self.assertEqual(values(run(c, "SELECT COUNT(*) FROM stl_query WHERE aborted = 1")), [[4]])
 
 
+# A lock wait joined to the table's name, as a check for blocked queries would write it.
+BLOCKED_SQL = """
+SELECT w.pid AS waiting_pid, h.pid AS blocking_pid, TRIM(n.nspname) || '.' || TRIM(c.relname) AS table_name,
+       h.lock_mode AS held_mode, DATEDIFF(second, h.txn_start, GETDATE()) AS held_seconds
+FROM svv_transactions w
+JOIN svv_transactions h ON h.relation = w.relation AND h.granted AND h.pid <> w.pid
+JOIN pg_class c ON c.oid = w.relation
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT w.granted AND w.lockable_object_type = 'relation'
+  AND (w.lock_mode = 'AccessExclusiveLock' OR h.lock_mode = 'AccessExclusiveLock'
+       OR (w.lock_mode = 'ShareRowExclusiveLock' AND h.lock_mode = 'ShareRowExclusiveLock'))
+ORDER BY 1, 2
+"""
+
+
+def lock(table, mode, granted=True):
+    return {"table": table, "mode": mode, "granted": granted}
+
+
+class LocksAndTransactions(unittest.TestCase):
+    def test_a_waiting_lock_finds_its_blocker_and_the_table_name(self):
+        c = cluster(
+            {"pid": 10, "user": "alice", "started_seconds_ago": 600, "text": "ALTER TABLE sales.orders ADD COLUMN x int",
+             "locks": [lock("sales.orders", "AccessExclusiveLock")]},
+            {"pid": 11, "user": "bob", "started_seconds_ago": 300, "text": "select count(*) from sales.orders",
+             "locks": [lock("sales.orders", "AccessShareLock", False)]},
+            tables=[{"name": "sales.orders", "oid": 200100}],
+        )
+        self.assertEqual(values(run(c, BLOCKED_SQL)), [[11, 10, "sales.orders", "AccessExclusiveLock", 600]])
+        # The waiting statement is still a running query: in svv_query_inflight and in SYS as running.
+        self.assertEqual(values(run(c, "SELECT DISTINCT pid FROM svv_query_inflight WHERE pid IN (10, 11) ORDER BY pid")), [[10], [11]])
+        self.assertEqual(only(run(c, "SELECT status FROM sys_query_history WHERE session_id = 11")), "running   ")
+        rows = values(run(c, "SELECT pid, xid, lock_mode, lockable_object_type, relation, granted, txn_owner, txn_db "
+                             "FROM svv_transactions WHERE pid IN (10, 11) ORDER BY pid, lockable_object_type"))
+        xid10, xid11 = (q.xid for q in c.inflight[:2])
+        self.assertEqual(rows, [
+            [10, xid10, "AccessExclusiveLock", "relation", 200100, True, "alice", "dev"],
+            [10, xid10, "ExclusiveLock", "transactionid", None, True, "alice", "dev"],
+            [11, xid11, "AccessShareLock", "relation", 200100, False, "bob", "dev"],
+            [11, xid11, "ExclusiveLock", "transactionid", None, True, "bob", "dev"],
+        ])
+        types = [col["typeName"] for col in run(c, "SELECT * FROM svv_transactions").columns]
+        self.assertEqual(types, ["varchar", "varchar", "int8", "int4", "timestamp", "varchar", "varchar", "int4", "bool"])
+
+    def test_a_blocker_chain_resolves_to_its_root(self):
+        # A holds t1; B waits on t1 while holding t2; C waits on t2.
+        c = cluster(
+            {"pid": 1, "user": "a", "started_seconds_ago": 900, "text": "TRUNCATE t1", "locks": [lock("t1", "AccessExclusiveLock")]},
+            {"pid": 2, "user": "b", "started_seconds_ago": 600, "text": "insert into t2 select * from t1",
+             "locks": [lock("t2", "ShareRowExclusiveLock"), lock("t1", "AccessShareLock", False)]},
+            {"pid": 3, "user": "c", "started_seconds_ago": 300, "text": "insert into t2 values (1)",
+             "locks": [lock("t2", "ShareRowExclusiveLock", False)]},
+        )
+        waits = "WITH RECURSIVE waits AS (" + BLOCKED_SQL.replace("ORDER BY 1, 2", "") + ")"
+        sql = waits + """, chain (waiter, root, depth) AS (
+              SELECT waiting_pid, blocking_pid, 1 FROM waits WHERE blocking_pid NOT IN (SELECT waiting_pid FROM waits)
+              UNION ALL
+              SELECT w.waiting_pid, c.root, c.depth + 1 FROM waits w JOIN chain c ON w.blocking_pid = c.waiter)
+            SELECT waiter, root, depth FROM chain ORDER BY waiter"""
+        self.assertEqual(values(run(c, sql)), [[2, 1, 1], [3, 1, 2]])
+        self.assertEqual([r[2] for r in values(run(c, BLOCKED_SQL))], ["public.t1", "public.t2"])
+        # The root ends: its lock goes, B is granted t1 and is no longer blocked; C still waits on B.
+        c.end_query(1, "success")
+        self.assertEqual([r[:2] for r in values(run(c, BLOCKED_SQL))], [[3, 2]])
+        self.assertEqual(values(run(c, "SELECT granted FROM svv_transactions WHERE pid = 2 AND relation IS NOT NULL ORDER BY lock_mode")),
+                         [[True], [True]])
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM svv_transactions WHERE pid = 1")), [[0]])
+
+    def test_an_idle_session_in_a_transaction_is_found_by_its_last_statement(self):
+        c = cluster(
+            {"pid": 30, "user": "bob", "started_seconds_ago": 60, "locks": [lock("mart.daily", "AccessShareLock")]},
+            sessions=[{"pid": 20, "user": "etl", "transaction_started_seconds_ago": 3600, "idle_seconds": 1800,
+                       "locks": [lock("mart.daily", "ShareRowExclusiveLock"), lock("mart.totals", "AccessExclusiveLock")]}],
+        )
+        idle_sql = """
+            SELECT t.pid, t.txn_owner, DATEDIFF(second, t.txn_start, GETDATE()) AS open_s,
+                   DATEDIFF(second, MAX(h.end_time), GETDATE()) AS idle_s
+            FROM svv_transactions t
+            JOIN sys_query_history h ON h.session_id = t.pid AND h.transaction_id = t.xid
+            WHERE t.lockable_object_type = 'transactionid'
+              AND t.pid NOT IN (SELECT session_id FROM sys_query_history WHERE status IN ('running', 'queued', 'returning'))
+            GROUP BY 1, 2, 3"""
+        self.assertEqual(values(run(c, idle_sql)), [[20, "etl", 3600, 1800]])
+        last = values(run(c, "SELECT status, query_type, RTRIM(query_text), start_time, end_time FROM sys_query_history WHERE session_id = 20"))
+        self.assertEqual(last, [["success   ", "UTILITY".ljust(32), "LOCK mart.daily", "2026-11-28 09:15:28.75", "2026-11-28 09:15:30.75"]])
+        # LOCK is a utility statement: stl_utilitytext has it, stl_query does not (its docs).
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM stl_query WHERE pid = 20")), [[0]])
+        self.assertEqual(values(run(c, "SELECT RTRIM(text), endtime FROM stl_utilitytext WHERE pid = 20")),
+                         [["LOCK mart.daily", "2026-11-28 09:15:30.75"]])
+        self.assertEqual(values(run(c, "SELECT status, pid FROM stv_recents WHERE query LIKE 'LOCK%'")), [["Done".ljust(20), -1]])
+        sessions = values(run(c, "SELECT process, RTRIM(user_name), starttime FROM stv_sessions WHERE process IN (20, 30) ORDER BY 1"))
+        self.assertEqual(sessions, [[20, "etl", "2026-11-28 08:45:30.75"], [30, "bob", "2026-11-28 09:44:30.75"]])
+        # Its transaction ends (COMMIT): the locks go, the session stays connected.
+        c.end_session_transaction(20)
+        self.assertEqual(values(run(c, idle_sql)), [])
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM stv_sessions WHERE process = 20")), [[1]])
+        with self.assertRaises(model.ScenarioError):
+            c.end_session_transaction(20)
+
+    def test_a_selecting_idle_session_is_in_stl_query(self):
+        c = cluster(sessions=[{"pid": 21, "user": "ana", "idle_seconds": 90, "last_statement": "select * from sales.orders",
+                               "locks": [lock("sales.orders", "AccessShareLock")]}])
+        self.assertEqual(values(run(c, "SELECT RTRIM(querytxt), aborted, endtime FROM stl_query WHERE pid = 21")),
+                         [["select * from sales.orders", 0, "2026-11-28 09:44:00.75"]])
+        xid = c.sessions[0].xid
+        self.assertEqual(values(run(c, "SELECT DISTINCT xid FROM stl_query WHERE pid = 21")), [[xid]])
+        # The transaction began with that statement by default.
+        self.assertEqual(only(run(c, "SELECT txn_start FROM svv_transactions WHERE pid = 21 AND relation IS NULL")), "2026-11-28 09:43:58.75")
+
+    def test_terminating_an_idle_session_ends_its_transaction_and_cancel_changes_nothing(self):
+        c = cluster(sessions=[{"pid": 22, "user": "ana", "idle_seconds": 10, "locks": [lock("t", "AccessExclusiveLock")]}])
+        self.assertIsNone(run(c, "CANCEL 22").error)
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM svv_transactions WHERE pid = 22")), [[2]])
+        self.assertEqual(values(run(c, "SELECT pg_terminate_backend(22)")), [[True]])
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM svv_transactions WHERE pid = 22")), [[0]])
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM stv_sessions WHERE process = 22")), [[0]])
+        self.assertIn("Session 22 does not exist", run(c, "SELECT pg_terminate_backend(22)").error)
+
+    def test_pg_class_and_pg_namespace_hold_every_table_of_the_scenario(self):
+        c = cluster({"pid": 1, "locks": [lock("Sales.Returns", "AccessShareLock")]},
+                    tables=[{"name": "sales.orders", "oid": 100000}, {"name": "events"}])
+        rows = values(run(c, "SELECT n.nspname, c.relname, c.relkind, c.oid >= 100000 FROM pg_class c "
+                             "JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1, 2"))
+        self.assertEqual(rows, [["public", "events", "r", True], ["sales", "orders", "r", True], ["sales", "returns", "r", True]])
+        self.assertEqual(values(run(c, "SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ('public', 'pg_catalog') ORDER BY 1")),
+                         [[11], [2200]])
+        oids = [r[0] for r in values(run(c, "SELECT oid FROM pg_class UNION ALL SELECT oid FROM pg_namespace"))]
+        self.assertEqual(len(oids), len(set(oids)))
+        types = [col["typeName"] for col in run(c, "SELECT relname, nspname FROM pg_class JOIN pg_namespace ON pg_namespace.oid = relnamespace").columns]
+        self.assertEqual(types, ["name", "name"])
+
+
+class WorkloadManagement(unittest.TestCase):
+    def test_a_queued_query_is_queued_in_sys_and_in_wlm_with_its_queue_name(self):
+        c = cluster({"pid": 40, "state": "queued", "queue": "etl", "started_seconds_ago": 120},
+                    {"pid": 41, "queue": "etl", "queued_seconds": 30, "started_seconds_ago": 100},
+                    {"pid": 42, "started_seconds_ago": 50})
+        sys_rows = values(run(c, "SELECT session_id, status, queue_time, execution_time, service_class_id, RTRIM(service_class_name) "
+                                 "FROM sys_query_history WHERE session_id IN (40, 41, 42) ORDER BY 1"))
+        self.assertEqual(sys_rows, [
+            [40, "queued    ", 120000000, 0, 101, "etl"],
+            [41, "running   ", 30000000, 70000000, 101, "etl"],
+            [42, "running   ", 0, 50000000, 100, "Default queue"],
+        ])
+        wlm = values(run(c, "SELECT s.query, RTRIM(s.state), s.queue_time, s.exec_time, RTRIM(c.name), s.wlm_start_time "
+                            "FROM stv_wlm_query_state s JOIN stv_wlm_service_class_config c ON c.service_class = s.service_class "
+                            "JOIN sys_query_history h ON h.query_id = s.query WHERE h.session_id IN (40, 41) ORDER BY 1"))
+        ids = [q.query_id for q in c.inflight[:2]]
+        self.assertEqual(wlm, [
+            [ids[0], "Queued", 120000000, 0, "etl", "2026-11-28 09:43:30.75"],
+            [ids[1], "Running", 30000000, 70000000, "etl", "2026-11-28 09:43:50.75"],
+        ])
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM stv_wlm_query_state WHERE state = 'Queued'")), [[1]])
+        # A queued query is not on the slices yet.
+        self.assertEqual(values(run(c, "SELECT COUNT(*) FROM svv_query_inflight WHERE pid = 40")), [[0]])
+        config = values(run(c, "SELECT service_class, RTRIM(name), num_query_tasks, user_group_wild_card FROM stv_wlm_service_class_config "
+                               "WHERE service_class >= 100 ORDER BY 1"))
+        self.assertEqual(config, [[100, "Default queue", -1, False], [101, "etl", -1, False]])
+        types = [col["typeName"] for col in run(c, "SELECT * FROM stv_wlm_query_state").columns]
+        self.assertEqual(types, ["int4"] * 5 + ["timestamp", "bpchar", "int8", "int8", "bpchar"])
+
+    def test_serverless_has_transactions_and_catalogs_but_no_wlm_or_session_views(self):
+        c = cluster({"pid": 1, "locks": [lock("t", "AccessShareLock")]}, kind="serverless",
+                    sessions=[{"pid": 2, "idle_seconds": 5}])
+        for relation in ("stv_wlm_query_state", "stv_wlm_service_class_config", "stv_sessions", "stl_utilitytext", "stl_ddltext"):
+            self.assertEqual(run(c, f"SELECT * FROM {relation}").error, f'ERROR: relation "{relation}" does not exist')
+        self.assertEqual(values(run(c, "SELECT pid, lock_mode FROM svv_transactions WHERE relation IS NOT NULL")), [[1, "AccessShareLock"]])
+        self.assertEqual(values(run(c, "SELECT relname FROM pg_class")), [["t"]])
+        rows = values(run(c, "SELECT DISTINCT service_class_id, service_class_name FROM sys_query_history"))
+        self.assertEqual(rows, [[-1, " " * 64]])  # char(64), blank-padded
+        self.assertEqual(only(run(c, "SELECT RTRIM(query_text) FROM sys_query_history WHERE session_id = 2")), "BEGIN")
+        with self.assertRaises(model.ScenarioError):
+            cluster({"pid": 1, "queue": "etl"}, kind="serverless")
+
+
 class Cells(unittest.TestCase):
     def test_cells_and_column_types_travel_as_the_data_api_sends_them(self):
         c = cluster({"pid": 9, "user": "alice", "started_seconds_ago": 60.5})
@@ -198,6 +373,58 @@ class Scenarios(unittest.TestCase):
                     {"kind": "dedicated"}, {"queries": [{"pid": 1}, {"pid": 1}]}):
             with self.assertRaises(model.ScenarioError):
                 model.Cluster.from_scenario(bad)
+
+    def test_bad_tables_locks_sessions_and_queues_are_refused(self):
+        granted = lock("t", "AccessExclusiveLock")
+        bad = [
+            {"tables": [{"name": "t", "oid2": 1}]},
+            {"tables": [{"name": "a.b.c"}]},
+            {"tables": [{"name": "t"}, {"name": "public.t"}]},
+            {"tables": [{"name": "t", "oid": 5}, {"name": "u", "oid": 5}]},
+            {"tables": [{"name": "t", "oid": 2200}]},
+            {"queries": [{"pid": 1, "locks": [{"table": "t", "mode": "ExclusiveLock"}]}]},
+            {"queries": [{"pid": 1, "locks": [{"table": "t", "mode": "AccessShareLock", "grantd": True}]}]},
+            {"queries": [{"pid": 1, "locks": [{"mode": "AccessShareLock"}]}]},
+            {"queries": [{"pid": 1, "locks": [granted]}, {"pid": 2, "locks": [lock("t", "AccessShareLock")]}]},
+            {"queries": [{"pid": 1, "locks": [lock("t", "AccessShareLock", False), lock("u", "AccessShareLock", False)]}]},
+            {"queries": [{"pid": 1, "state": "queued", "queued_seconds": 5, "started_seconds_ago": 10}]},
+            {"queries": [{"pid": 1, "queued_seconds": 50, "started_seconds_ago": 10}]},
+            {"queries": [{"pid": 1, "queue": ""}]},
+            {"queries": [{"pid": 1, "started_seconds_ago": 10, "transaction_started_seconds_ago": 5}]},
+            {"history": [{"pid": 1, "locks": [granted]}]},
+            {"sessions": [{"pid": 1, "idle": 5}]},
+            {"sessions": [{"user": "x"}]},
+            {"sessions": [{"pid": 1, "locks": [lock("t", "AccessShareLock", False)]}]},
+            {"sessions": [{"pid": 1, "idle_seconds": 60, "transaction_started_seconds_ago": 30}]},
+            {"sessions": [{"pid": 1}], "queries": [{"pid": 1}]},
+            {"sessions": [{"pid": 1}, {"pid": 1}]},
+            {"sessions": [{"pid": 7}], "monitor_pid": 7},
+            {"sessions": [{"pid": 1, "locks": [granted]}, {"pid": 2, "locks": [granted]}]},
+            {"sessions": "none"},
+        ]
+        for scenario in bad:
+            with self.subTest(scenario=scenario), self.assertRaises(model.ScenarioError):
+                model.Cluster.from_scenario(scenario)
+        # Locks that do not conflict are held together; a transaction never blocks itself.
+        model.Cluster.from_scenario({"queries": [
+            {"pid": 1, "locks": [lock("t", "AccessShareLock"), lock("t", "AccessExclusiveLock")]},
+            {"pid": 2, "locks": [lock("u", "ShareRowExclusiveLock"), lock("t", "AccessShareLock", False)]},
+            {"pid": 3, "locks": [lock("u", "AccessShareLock")]},
+        ]})
+
+    def test_the_model_as_json_has_tables_queues_locks_and_sessions(self):
+        c = cluster({"pid": 1, "queue": "etl", "queued_seconds": 1.5, "started_seconds_ago": 10,
+                     "transaction_started_seconds_ago": 20, "locks": [lock("s.t", "AccessShareLock")]},
+                    sessions=[{"pid": 2, "user": "u", "idle_seconds": 5}])
+        out = c.to_json()
+        self.assertEqual(out["queues"], [{"name": "Default queue", "service_class": 100}, {"name": "etl", "service_class": 101}])
+        self.assertEqual(out["tables"], [{"name": "s.t", "oid": 100001}])
+        query = out["queries"][0]
+        self.assertEqual((query["queue"], query["queued_seconds"], query["transaction_start"]), ("etl", 1.5, "2026-11-28T09:45:10.750000Z"))
+        self.assertEqual(query["locks"], [{"table": "s.t", "oid": 100001, "mode": "AccessShareLock", "granted": True}])
+        session = out["sessions"][0]
+        self.assertEqual((session["pid"], session["user"], session["last_end_time"]), (2, "u", "2026-11-28T09:45:25.750000Z"))
+        self.assertEqual(out["history"][0]["text"], "BEGIN")
 
     def test_start_times_keep_microseconds_and_the_clock_moves_when_told(self):
         c = cluster({"pid": 1, "started_seconds_ago": 0.000123})

@@ -32,10 +32,12 @@
 #![recursion_limit = "256"]
 
 pub mod aws;
+pub mod blocking;
 pub mod cli;
 pub mod copy;
 pub mod deadline;
 pub mod error;
+pub mod idle_transactions;
 pub mod input;
 pub mod lambda;
 pub mod logging;

@@ -113,6 +113,11 @@ mod tests {
             elapsed_minutes: elapsed,
             text_chars: 0,
             text_truncated: false,
+            state: Default::default(),
+            queue_seconds: None,
+            queue: None,
+            blocked_by: Vec::new(),
+            blocks: 0,
         };
         Summary {
             secret_id: "s".into(),
@@ -140,6 +145,8 @@ mod tests {
             queries_omitted: None,
             thread: None,
             language: Default::default(),
+            checks: Default::default(),
+            idle_transactions: Vec::new(),
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::input::{Object, Problem};
-use crate::model::{Mention, Minutes};
+use crate::model::{Checks, Mention, Minutes};
 
 /// The rules in force for one check. Empty by default: everyone is reported at the base
 /// threshold and nobody is mentioned.
@@ -19,6 +19,8 @@ pub struct AlertRules {
     pub user_thresholds: BTreeMap<String, Minutes>,
     /// Thread mode: when a still-running query is escalated. `None`: at twice its threshold.
     pub critical_minutes: Option<Minutes>,
+    /// Which checks run beside the long-query check (all by default).
+    pub checks: Checks,
 }
 
 /// The rule keys one source gave; absent keys leave the rules below untouched.
@@ -29,6 +31,7 @@ pub struct RulesPatch {
     pub exclude_users: Option<BTreeSet<String>>,
     pub user_thresholds: Option<BTreeMap<String, Minutes>>,
     pub critical_minutes: Option<Minutes>,
+    pub checks: Option<Checks>,
 }
 
 const USER_MENTIONS_EXPECTED: &str =
@@ -54,6 +57,10 @@ impl RulesPatch {
                 crate::input::minutes,
             )?,
             critical_minutes: object.minutes("critical_minutes")?,
+            checks: object.read("checks", Checks::EXPECTED, |v| {
+                let names: Option<Vec<&str>> = v.as_array()?.iter().map(|n| n.as_str()).collect();
+                Checks::parse(names?)
+            })?,
         })
     }
 }
@@ -75,6 +82,9 @@ impl AlertRules {
         }
         if let Some(c) = patch.critical_minutes {
             self.critical_minutes = Some(c);
+        }
+        if let Some(c) = patch.checks {
+            self.checks = c;
         }
         self
     }
@@ -159,6 +169,8 @@ mod tests {
             (json!({"user_thresholds": {"etl": "90"}}), "user_thresholds"),
             (json!({"critical_minutes": 0}), "critical_minutes"),
             (json!({"critical_minutes": "60"}), "critical_minutes"),
+            (json!({"checks": ["queued", "locks"]}), "checks"),
+            (json!({"checks": "queued"}), "checks"),
         ] {
             assert_eq!(patch(value.clone()).unwrap_err().key, key, "{value}");
         }

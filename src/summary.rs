@@ -4,9 +4,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::blocking::{Blocking, Holder};
+use crate::idle_transactions::IdleTransaction;
 use crate::long_queries::ended::Outcome;
 use crate::long_queries::{LongQuery, Unreadable};
-use crate::model::{Language, Views, Window};
+use crate::model::{Checks, Language, QueryState, Views, Window};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -44,6 +46,11 @@ pub struct Summary {
     pub queries_omitted: Option<usize>,
     /// The language of the Slack messages (the summary itself is always English).
     pub language: Language,
+    /// Which checks ran beside the long-query check.
+    pub checks: Checks,
+    /// Sessions idle in an open transaction past the threshold, holding locks.
+    pub idle_transactions: Vec<IdleTransaction>,
+
     /// What thread mode did (or, in a dry run, would do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadSummary>,
@@ -97,11 +104,28 @@ pub struct QuerySummary {
     pub elapsed_minutes: i64,
     pub text_chars: usize,
     pub text_truncated: bool,
+    pub state: QueryState,
+    /// How long it waited in its WLM queue (so far, when still queued), when the views say.
+    pub queue_seconds: Option<i64>,
+    /// Its WLM queue, when the views say (Serverless has none).
+    pub queue: Option<String>,
+    /// Who holds the locks it waits for (the blocking check).
+    pub blocked_by: Vec<Holder>,
+    /// How many other sessions wait for its locks.
+    pub blocks: usize,
 }
 
 impl From<&LongQuery> for QuerySummary {
     fn from(q: &LongQuery) -> Self {
+        QuerySummary::new(q, None)
+    }
+}
+
+impl QuerySummary {
+    pub fn new(q: &LongQuery, blocking: Option<&Blocking>) -> Self {
         QuerySummary {
+            blocked_by: blocking.map(|b| b.blocked_by.clone()).unwrap_or_default(),
+            blocks: blocking.map_or(0, |b| b.blocks),
             user: q.user.clone(),
             pid: q.pid,
             query_id: q.query_id,
@@ -109,6 +133,9 @@ impl From<&LongQuery> for QuerySummary {
             elapsed_minutes: q.elapsed_minutes,
             text_chars: q.text.chars().count(),
             text_truncated: q.text_truncated,
+            state: q.state,
+            queue_seconds: q.queue_seconds,
+            queue: q.queue.clone(),
         }
     }
 }

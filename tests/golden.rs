@@ -5,15 +5,18 @@
 //! A change to a message fails here until the files are regenerated and reviewed:
 //! `UPDATE_GOLDEN=1 cargo test --test golden`, then `git diff tests/golden`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use redshift_long_query_alert::blocking::{self, Blocking, Holder, Wait};
 use redshift_long_query_alert::copy;
+use redshift_long_query_alert::idle_transactions::{self, IdleTransaction};
 use redshift_long_query_alert::input::{Object, Quote};
 use redshift_long_query_alert::long_queries::ended::Outcome;
 use redshift_long_query_alert::long_queries::message::{self, Context};
 use redshift_long_query_alert::long_queries::thread::{self, Status, ThreadContext};
 use redshift_long_query_alert::long_queries::{LongQuery, Unreadable};
-use redshift_long_query_alert::model::{Language, Target, Window, Zone};
+use redshift_long_query_alert::model::{Language, QueryState, Target, Window, Zone};
 use redshift_long_query_alert::rules::{AlertRules, RulesPatch};
 use redshift_long_query_alert::slack::blocks::Message;
 use serde_json::{json, Value};
@@ -38,6 +41,7 @@ fn query(i: i64, user: Option<&str>, minutes: i64, text: &str) -> LongQuery {
         elapsed_minutes: minutes,
         text: text.to_owned(),
         text_truncated: false,
+        ..Default::default()
     }
 }
 
@@ -84,24 +88,110 @@ fn window_messages(
     unreadable: &[Unreadable],
     total: Option<i64>,
 ) -> Vec<Message> {
+    diagnosed_messages(language, queries, unreadable, total, &BTreeMap::new(), &[])
+}
+
+/// The messages of a run whose side checks found `blocking` and `idle`.
+fn diagnosed_messages(
+    language: Language,
+    queries: &[LongQuery],
+    unreadable: &[Unreadable],
+    total: Option<i64>,
+    blocking: &BTreeMap<i64, Blocking>,
+    idle: &[IdleTransaction],
+) -> Vec<Message> {
     let tokyo = Zone::parse("Asia/Tokyo").unwrap();
     let rules = rules();
-    message::build(
-        queries,
-        unreadable,
-        &Context {
-            target: &Target::Cluster("analytics".into()),
-            database: "dev",
-            window: Window {
-                min_minutes: 30,
-                max_minutes: 60,
-            },
-            timezone: &tokyo,
-            rules: &rules,
-            past_threshold_total: total,
-            phrases: copy::table(language),
+    let ctx = Context {
+        target: &Target::Cluster("analytics".into()),
+        database: "dev",
+        window: Window {
+            min_minutes: 30,
+            max_minutes: 60,
         },
-    )
+        timezone: &tokyo,
+        rules: &rules,
+        past_threshold_total: total,
+        blocking,
+        phrases: copy::table(language),
+    };
+    let mut messages = message::build(queries, unreadable, &ctx);
+    messages.extend(idle_transactions::message::build(idle, &ctx));
+    messages
+}
+
+/// A queued query, one that waited before running, and a lock pile-up: 2 waits for an idle
+/// session's lock (the root), and 3 waits for 2.
+fn diagnostics_case(language: Language) -> String {
+    let mut queued = query(1, Some("analyst"), 38, "SELECT COUNT(*) FROM big.events");
+    queued.state = QueryState::Queued;
+    queued.queue_seconds = Some(38 * 60);
+    queued.queue = Some("adhoc".into());
+    queued.sys_id = true;
+    let mut waited = query(
+        2,
+        Some("etl_loader"),
+        45,
+        "DELETE FROM sales.orders WHERE day < '2026-01-01'",
+    );
+    waited.queue_seconds = Some(180);
+    waited.queue = Some("etl".into());
+    let blocked = query(3, Some("tanaka"), 33, "SELECT * FROM sales.orders");
+    let waits = [
+        wait(
+            1073742002,
+            1073742009,
+            "idle_user",
+            "AccessExclusiveLock",
+            75,
+        ),
+        wait(
+            1073742003,
+            1073742002,
+            "etl_loader",
+            "ShareRowExclusiveLock",
+            45,
+        ),
+    ];
+    let pids = [1073742001, 1073742002, 1073742003];
+    let blocking = blocking::attach(&waits, &pids, 30);
+    let idle = [IdleTransaction {
+        pid: 1073742009,
+        user: Some("idle_user".into()),
+        idle_minutes: 72,
+        transaction_start: "2026-11-28 08:45:00".into(),
+        transaction_start_ts: Some("2026-11-28T08:45:00Z".parse().unwrap()),
+        locked_tables: vec!["sales.orders".into(), "sales.items".into()],
+        more_tables: 0,
+        sessions_blocked: 1,
+    }];
+    render_all(&diagnosed_messages(
+        language,
+        &[queued, waited, blocked],
+        &[],
+        Some(3),
+        &blocking,
+        &idle,
+    ))
+}
+
+fn wait(waiting: i64, blocker: i64, user: &str, mode: &str, minutes: i64) -> Wait {
+    let since = now().as_second() - minutes * 60;
+    let since = jiff::Timestamp::from_second(since).unwrap();
+    Wait {
+        waiting_pid: waiting,
+        wanted_mode: "AccessShareLock".into(),
+        blocker: Holder {
+            pid: blocker,
+            user: Some(user.into()),
+            lock_mode: mode.into(),
+            table: "sales.orders".into(),
+            held_since: since.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            held_minutes: minutes,
+            root: false,
+            held_since_ts: Some(since),
+        },
+    }
 }
 
 fn cases(language: Language) -> Vec<(&'static str, String)> {
@@ -173,6 +263,7 @@ fn cases(language: Language) -> Vec<(&'static str, String)> {
         ("overflow_first_and_last", overflow_view),
     ];
     cases.push(("thread", thread_case(language)));
+    cases.push(("diagnostics", diagnostics_case(language)));
     cases
 }
 
@@ -188,6 +279,7 @@ fn thread_case(language: Language) -> String {
         threshold_minutes: 30,
         critical_minutes: 60,
         checked: "2026-11-28T10:05:00Z".parse().unwrap(),
+        blocking: &BTreeMap::new(),
         phrases: copy::table(language),
     };
     let text = "SELECT customer_id, SUM(amount)\nFROM sales.orders\nGROUP BY 1";

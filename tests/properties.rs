@@ -158,6 +158,7 @@ proptest! {
                 elapsed_minutes: 45,
                 text: text.clone(),
                 text_truncated: i % 3 == 0,
+                ..Default::default()
             })
             .collect();
         let unreadable: Vec<Unreadable> = unreadable
@@ -176,6 +177,7 @@ proptest! {
             timezone: &tz,
             rules: &rules,
             past_threshold_total: Some(texts.len() as i64 + 3),
+            blocking: &Default::default(),
             phrases: copy::table(language),
         };
         let messages: Vec<Value> = build(&queries, &unreadable, &ctx).iter().map(|m| m.to_json()).collect();
@@ -266,6 +268,7 @@ proptest! {
             threshold_minutes: 30,
             critical_minutes: 60,
             checked: "2026-11-28T10:05:00Z".parse().unwrap(),
+            blocking: &Default::default(),
             phrases: copy::table(language),
         };
         let query = LongQuery {
@@ -276,6 +279,7 @@ proptest! {
             elapsed_minutes: minutes,
             text,
             text_truncated: minutes % 2 == 0,
+            ..Default::default()
         };
         within_slack_limits(&parent(&query, Status::Running, &ctx).to_json())?;
         within_slack_limits(&critical_reply(&query, &ctx).to_json())?;

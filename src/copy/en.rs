@@ -1,7 +1,10 @@
 //! English.
 
-use super::{ContextFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState};
+use super::{
+    ContextFacts, HolderFacts, IdleFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState,
+};
 use crate::long_queries::ended::Outcome;
+use crate::model::QueryState;
 
 pub struct English;
 
@@ -48,17 +51,106 @@ impl Phrases for English {
         let pid = f.pid;
         let number = f.number.map(|n| format!("*{n}.* ")).unwrap_or_default();
         let who = format!(
-            "{number}User {} · pid `{pid}` · query id `{}`\nStarted {}",
-            f.user, f.query_id, f.started
+            "{number}User {} · pid `{pid}` · query id `{}`",
+            f.user, f.query_id
         );
         if !f.running {
-            return who;
+            return format!("{who}\nStarted {}", f.started);
         }
+        let queue = f.queue.map(|q| format!(" {q}")).unwrap_or_default();
+        let how = match f.state {
+            QueryState::Queued => format!(
+                "Submitted {} · *waiting in queue{queue} for {} min*",
+                f.started, f.elapsed_minutes
+            ),
+            state => {
+                let mut line = format!(
+                    "Started {} · running *{} min*",
+                    f.started, f.elapsed_minutes
+                );
+                if state == QueryState::Returning {
+                    line.push_str(", returning its rows");
+                }
+                if let Some(waited) = f.queue_minutes.filter(|m| *m > 0) {
+                    line.push_str(&format!(" (after {waited} min in queue{queue})"));
+                }
+                line
+            }
+        };
         format!(
-            "{who} · running *{} min*\n\
-             Stop it: `CANCEL {pid};` or `SELECT pg_terminate_backend({pid});`",
-            f.elapsed_minutes
+            "{who}\n{how}\n\
+             Stop it: `CANCEL {pid};` or `SELECT pg_terminate_backend({pid});`"
         )
+    }
+
+    fn blocked_by(&self, h: &HolderFacts<'_>) -> String {
+        let root = if h.root { " — *the root*" } else { "" };
+        format!(
+            ":lock: Waits for a lock on {}: held by pid `{}` ({}, {}, since {}){root}",
+            h.table, h.pid, h.user, h.lock_mode, h.since
+        )
+    }
+
+    fn blocked_by_more(&self, more: usize) -> String {
+        format!(":lock: … and {more} more holders")
+    }
+
+    fn blocks(&self, sessions: usize) -> String {
+        let s = if sessions == 1 {
+            "session waits"
+        } else {
+            "sessions wait"
+        };
+        format!(":no_entry: Blocks others: {sessions} {s} for its locks")
+    }
+
+    fn chain_root(&self, pid: i64) -> String {
+        format!(":link: The pile-up starts at pid `{pid}`, *the root*")
+    }
+
+    fn idle_context(&self, f: &ContextFacts<'_>) -> String {
+        let kind = if f.serverless { "Workgroup" } else { "Cluster" };
+        format!(
+            "{kind} {} · database {} · times in {}",
+            f.target, f.database, f.timezone
+        )
+    }
+
+    fn list_separator(&self) -> &'static str {
+        ", "
+    }
+
+    fn idle_header(&self, count: usize, min_minutes: u32) -> String {
+        let s = if count == 1 { "session" } else { "sessions" };
+        format!("{count} {s} idle in a transaction for {min_minutes}+ min, holding locks")
+    }
+
+    fn idle_session(&self, f: &IdleFacts<'_>) -> String {
+        let pid = f.pid;
+        let more = if f.more_tables > 0 {
+            format!(" and {} more", f.more_tables)
+        } else {
+            String::new()
+        };
+        let blocked = match f.sessions_blocked {
+            0 => String::new(),
+            1 => " · *blocks 1 session*".to_owned(),
+            n => format!(" · *blocks {n} sessions*"),
+        };
+        format!(
+            "User {} · pid `{pid}` · idle *{} min* in a transaction open since {}\n\
+             Holds locks on {}{more}{blocked}\n\
+             End it: `SELECT pg_terminate_backend({pid});` (rolls its transaction back)",
+            f.user, f.idle_minutes, f.transaction_start, f.tables
+        )
+    }
+
+    fn idle_fallback_line(&self, pid: i64, user: &str, idle_minutes: i64) -> String {
+        format!("{user} pid {pid} idle {idle_minutes} min")
+    }
+
+    fn idle_more(&self, more: usize) -> String {
+        format!("… and {more} more idle sessions, listed in the run's JSON summary")
     }
 
     fn start_time(&self, at: &jiff::ZonedDateTime) -> String {
@@ -116,7 +208,16 @@ impl Phrases for English {
         match state {
             ThreadState::Running {
                 minutes,
+                queued: true,
+                ..
+            } => format!(
+                ":hourglass_flowing_sand: Redshift query waiting in its queue for {}",
+                duration(minutes)
+            ),
+            ThreadState::Running {
+                minutes,
                 critical: false,
+                ..
             } => format!(
                 ":hourglass_flowing_sand: Redshift query running for {}",
                 duration(minutes)
@@ -124,6 +225,7 @@ impl Phrases for English {
             ThreadState::Running {
                 minutes,
                 critical: true,
+                ..
             } => format!(
                 ":rotating_light: Redshift query still running after {}",
                 duration(minutes)

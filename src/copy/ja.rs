@@ -2,8 +2,11 @@
 //! counters (件, 行目), durations as `1時間5分`, dates as `2026/11/28(土) 18:15:00 JST`, full-width
 //! brackets and colons in sentences. Code, SQL and names stay as they are, in code spans.
 
-use super::{ContextFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState};
+use super::{
+    ContextFacts, HolderFacts, IdleFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState,
+};
 use crate::long_queries::ended::Outcome;
+use crate::model::QueryState;
 
 pub struct Japanese;
 
@@ -66,16 +69,117 @@ impl Phrases for Japanese {
         let pid = f.pid;
         let number = f.number.map(|n| format!("*{n}.* ")).unwrap_or_default();
         let who = format!(
-            "{number}ユーザー {} ・ pid `{pid}` ・ クエリID `{}`\n開始 {}",
-            f.user, f.query_id, f.started
+            "{number}ユーザー {} ・ pid `{pid}` ・ クエリID `{}`",
+            f.user, f.query_id
         );
         if !f.running {
-            return who;
+            return format!("{who}\n開始 {}", f.started);
         }
+        let queue = f
+            .queue
+            .map(|q| format!("キュー {q} "))
+            .unwrap_or_else(|| "キュー".to_owned());
+        let how = match f.state {
+            QueryState::Queued => format!(
+                "投入 {} ・ *{queue}で{}待機中*",
+                f.started,
+                duration(f.elapsed_minutes)
+            ),
+            state => {
+                let mut line = format!(
+                    "開始 {} ・ 実行時間 *{}*",
+                    f.started,
+                    duration(f.elapsed_minutes)
+                );
+                if state == QueryState::Returning {
+                    line.push_str("（結果を返却中）");
+                }
+                if let Some(waited) = f.queue_minutes.filter(|m| *m > 0) {
+                    line.push_str(&format!("（実行前に{queue}で{}待機）", duration(waited)));
+                }
+                line
+            }
+        };
         format!(
-            "{who} ・ 実行時間 *{}*\n\
-             止めるには：`CANCEL {pid};` または `SELECT pg_terminate_backend({pid});`",
-            duration(f.elapsed_minutes)
+            "{who}\n{how}\n\
+             止めるには：`CANCEL {pid};` または `SELECT pg_terminate_backend({pid});`"
+        )
+    }
+
+    fn blocked_by(&self, h: &HolderFacts<'_>) -> String {
+        let root = if h.root {
+            " ― *これが大元です*"
+        } else {
+            ""
+        };
+        format!(
+            ":lock: {} のロック待ち：pid `{}`（{}、{}、{}から）が保持{root}",
+            h.table, h.pid, h.user, h.lock_mode, h.since
+        )
+    }
+
+    fn blocked_by_more(&self, more: usize) -> String {
+        format!(":lock: …ほかに保持者が{more}件あります")
+    }
+
+    fn blocks(&self, sessions: usize) -> String {
+        format!(":no_entry: ほかのセッションを止めています：{sessions}件がこのクエリのロックを待っています")
+    }
+
+    fn chain_root(&self, pid: i64) -> String {
+        format!(":link: ロック待ちの大元は pid `{pid}` です")
+    }
+
+    fn idle_context(&self, f: &ContextFacts<'_>) -> String {
+        let kind = if f.serverless {
+            "ワークグループ"
+        } else {
+            "クラスター"
+        };
+        format!(
+            "{kind} {} ・ データベース {} ・ 時刻は{}",
+            f.target, f.database, f.timezone
+        )
+    }
+
+    fn list_separator(&self) -> &'static str {
+        "、"
+    }
+
+    fn idle_header(&self, count: usize, min_minutes: u32) -> String {
+        format!("ロックを保持したまま{min_minutes}分以上放置されたトランザクション：{count}件")
+    }
+
+    fn idle_session(&self, f: &IdleFacts<'_>) -> String {
+        let pid = f.pid;
+        let more = if f.more_tables > 0 {
+            format!(" ほか{}件", f.more_tables)
+        } else {
+            String::new()
+        };
+        let blocked = if f.sessions_blocked > 0 {
+            format!(" ・ *{}件のセッションを止めています*", f.sessions_blocked)
+        } else {
+            String::new()
+        };
+        format!(
+            "ユーザー {} ・ pid `{pid}` ・ *{}*操作なし（トランザクション開始 {}）\n\
+             ロック中のテーブル：{}{more}{blocked}\n\
+             終了させるには：`SELECT pg_terminate_backend({pid});`（トランザクションはロールバックされます）",
+            f.user,
+            duration(f.idle_minutes),
+            f.transaction_start,
+            f.tables
+        )
+    }
+
+    fn idle_fallback_line(&self, pid: i64, user: &str, idle_minutes: i64) -> String {
+        format!("{user} pid {pid} 放置{}", duration(idle_minutes))
+    }
+
+    fn idle_more(&self, more: usize) -> String {
+        format!(
+            "…ほかに放置中のセッションが{more}件あります（実行結果のJSONサマリーに一覧があります）"
         )
     }
 
@@ -143,7 +247,16 @@ impl Phrases for Japanese {
         match state {
             ThreadState::Running {
                 minutes,
+                queued: true,
+                ..
+            } => format!(
+                ":hourglass_flowing_sand: Redshiftクエリがキューで待機中です（{}経過）",
+                duration(minutes)
+            ),
+            ThreadState::Running {
+                minutes,
                 critical: false,
+                ..
             } => format!(
                 ":hourglass_flowing_sand: Redshiftクエリが実行中です（{}経過）",
                 duration(minutes)
@@ -151,6 +264,7 @@ impl Phrases for Japanese {
             ThreadState::Running {
                 minutes,
                 critical: true,
+                ..
             } => format!(
                 ":rotating_light: Redshiftクエリが{}経過しても終わっていません",
                 duration(minutes)

@@ -8,7 +8,7 @@ pub mod en;
 pub mod ja;
 
 use crate::long_queries::ended::Outcome;
-use crate::model::{Language, Window};
+use crate::model::{Language, QueryState, Window};
 
 /// The phrase table of `language`. Adding a language is adding its table here and in
 /// [`Language`]; the tests run every table.
@@ -49,6 +49,42 @@ pub struct QueryFacts<'a> {
     pub elapsed_minutes: i64,
     /// Still running: say for how long and how to stop it.
     pub running: bool,
+    pub state: QueryState,
+    /// Whole minutes it waited in its WLM queue, when the views say.
+    pub queue_minutes: Option<i64>,
+    /// Its WLM queue's name as an inline code span, when the views say.
+    pub queue: Option<&'a str>,
+}
+
+/// Who holds a lock a reported query waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct HolderFacts<'a> {
+    pub pid: i64,
+    /// The holder as an inline code span, or the table's dropped-user label.
+    pub user: &'a str,
+    pub lock_mode: &'a str,
+    /// The table as an inline code span.
+    pub table: &'a str,
+    /// When its transaction began, rendered by [`Phrases::start_time`].
+    pub since: &'a str,
+    /// It is itself past the threshold: the root of the pile-up.
+    pub root: bool,
+}
+
+/// A session idle in an open transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleFacts<'a> {
+    pub pid: i64,
+    /// The user as an inline code span, or the table's dropped-user label.
+    pub user: &'a str,
+    pub idle_minutes: i64,
+    /// When its transaction began, rendered by [`Phrases::start_time`].
+    pub transaction_start: &'a str,
+    /// The tables it holds locks on, as inline code spans joined by the layout.
+    pub tables: &'a str,
+    /// Locked tables not named.
+    pub more_tables: usize,
+    pub sessions_blocked: i64,
 }
 
 /// Where a thread-mode query stands, for its parent message's header.
@@ -57,6 +93,8 @@ pub enum ThreadState {
     Running {
         minutes: i64,
         critical: bool,
+        /// Still waiting in its WLM queue.
+        queued: bool,
     },
     Ended {
         outcome: Outcome,
@@ -111,6 +149,30 @@ pub trait Phrases: Sync {
     /// Its body: where to find the rest.
     fn overflow_body(&self, more: usize, shown: usize) -> String;
 
+    // What a query waits for, and whom it keeps waiting (the blocking check).
+    /// One holder of a lock the query waits for.
+    fn blocked_by(&self, holder: &HolderFacts<'_>) -> String;
+    /// Holders past those listed.
+    fn blocked_by_more(&self, more: usize) -> String;
+    /// How many other sessions wait for the query's locks.
+    fn blocks(&self, sessions: usize) -> String;
+    /// Where a chain of waits starts, when none of the query's own holders is its root.
+    fn chain_root(&self, pid: i64) -> String;
+
+    // Sessions idle in a transaction (their own message).
+    /// `2 sessions idle in a transaction for 30+ min, holding locks`.
+    fn idle_header(&self, count: usize, min_minutes: u32) -> String;
+    /// The line under it: where, and which time zone (no window: idle sessions run nothing).
+    fn idle_context(&self, facts: &ContextFacts<'_>) -> String;
+    /// Between the items of an inline list (table names).
+    fn list_separator(&self) -> &'static str;
+    /// One session: who, since when, what it holds, whom it blocks, how to end it.
+    fn idle_session(&self, facts: &IdleFacts<'_>) -> String;
+    /// One session in the notification text.
+    fn idle_fallback_line(&self, pid: i64, user: &str, idle_minutes: i64) -> String;
+    /// Sessions past those listed.
+    fn idle_more(&self, more: usize) -> String;
+
     // Thread mode.
     /// The parent's header: the query's state and how long it ran.
     fn thread_header(&self, state: ThreadState) -> String;
@@ -156,6 +218,9 @@ mod tests {
             started: "2026-11-28 09:15",
             elapsed_minutes: 65,
             running,
+            state: QueryState::Running,
+            queue_minutes: None,
+            queue: None,
         };
         let thread_context = ThreadContextFacts {
             serverless: true,
@@ -188,15 +253,57 @@ mod tests {
             ("clock_time", p.clock_time(&zoned)),
             ("critical_reply", p.critical_reply("<!here>", 61, 60)),
         ];
-        for critical in [false, true] {
+        for (critical, queued) in [(false, false), (true, false), (false, true)] {
             said.push((
                 "thread_header (running)",
                 p.thread_header(ThreadState::Running {
                     minutes: 61,
                     critical,
+                    queued,
                 }),
             ));
         }
+        for state in [QueryState::Queued, QueryState::Returning] {
+            said.push((
+                "details (state)",
+                p.details(&QueryFacts {
+                    state,
+                    queue_minutes: Some(3),
+                    queue: Some("`etl`"),
+                    ..facts(true)
+                }),
+            ));
+        }
+        let holder = |root| HolderFacts {
+            pid: 7,
+            user: "`etl`",
+            lock_mode: "AccessExclusiveLock",
+            table: "`public.orders`",
+            since: "09:00",
+            root,
+        };
+        said.push(("blocked_by", p.blocked_by(&holder(false))));
+        said.push(("blocked_by (root)", p.blocked_by(&holder(true))));
+        said.push(("blocked_by_more", p.blocked_by_more(2)));
+        said.push(("blocks", p.blocks(3)));
+        said.push(("chain_root", p.chain_root(7)));
+        said.push(("idle_context", p.idle_context(&context)));
+        said.push(("list_separator", p.list_separator().to_owned()));
+        said.push(("idle_header", p.idle_header(2, 30)));
+        said.push((
+            "idle_session",
+            p.idle_session(&IdleFacts {
+                pid: 9,
+                user: "`bob`",
+                idle_minutes: 75,
+                transaction_start: "08:45",
+                tables: "`public.orders`",
+                more_tables: 1,
+                sessions_blocked: 2,
+            }),
+        ));
+        said.push(("idle_fallback_line", p.idle_fallback_line(9, "bob", 75)));
+        said.push(("idle_more", p.idle_more(4)));
         for outcome in [
             Outcome::Finished,
             Outcome::Failed,
@@ -248,6 +355,9 @@ mod tests {
                 started: "s",
                 elapsed_minutes: 65,
                 running: true,
+                state: QueryState::Running,
+                queue_minutes: None,
+                queue: None,
             })
             .contains("実行時間 *1時間5分*"));
     }

@@ -5,7 +5,10 @@
 //! ("part 2 of 3"), none is lost, up to [`MAX_MESSAGES`] a run. Past that one last message says
 //! how many more there are: a runaway cluster must not flood the channel.
 
-use crate::copy::{ContextFacts, Phrases, QueryFacts};
+use std::collections::BTreeMap;
+
+use crate::blocking::Blocking;
+use crate::copy::{ContextFacts, HolderFacts, Phrases, QueryFacts};
 use crate::model::{Target, Window, Zone};
 use crate::rules::AlertRules;
 use crate::slack::blocks::{Block, BlockId, Message, MAX_BLOCKS};
@@ -22,7 +25,7 @@ pub const MAX_MESSAGES: usize = 10;
 const FIXED_BLOCKS: usize = 4;
 const _: () = assert!(FIXED_BLOCKS + QUERIES_PER_MESSAGE * 3 - 1 <= MAX_BLOCKS);
 /// User and object names are short in Redshift (127 bytes at most); a longer value is not a name.
-pub(super) const NAME_CHARS: usize = 128;
+pub(crate) const NAME_CHARS: usize = 128;
 /// Unreadable rows listed by row; the rest are counted.
 const UNREADABLE_LISTED: usize = 10;
 
@@ -36,6 +39,8 @@ pub struct Context<'a> {
     pub timezone: &'a Zone,
     pub rules: &'a AlertRules,
     pub past_threshold_total: Option<i64>,
+    /// What the blocking check found, by pid (empty when it did not run).
+    pub blocking: &'a BTreeMap<i64, Blocking>,
     pub phrases: &'a dyn Phrases,
 }
 
@@ -92,16 +97,7 @@ fn one_message(
     if parts > 1 {
         header.push_str(&p.part(part, parts));
     }
-    let target = inline_code(ctx.target.name(), NAME_CHARS);
-    let database = inline_code(ctx.database, NAME_CHARS);
-    let context = p.context(&ContextFacts {
-        serverless: matches!(ctx.target, Target::Workgroup(_)),
-        target: &target,
-        database: &database,
-        window: ctx.window,
-        timezone: &mrkdwn::escape(ctx.timezone.name()),
-        past_threshold_total: ctx.past_threshold_total,
-    });
+    let context = context_line(ctx);
 
     // The fallback `text` is what notifications show. Mentions are validated, so they go in
     // as they are; the channel mention only in the first message, to ping once.
@@ -159,11 +155,42 @@ fn one_message(
     message
 }
 
+/// The line under a header: where, which window, which time zone, how many in all.
+pub(crate) fn context_line(ctx: &Context<'_>) -> String {
+    with_context_facts(ctx, |facts| ctx.phrases.context(facts))
+}
+
+/// The facts of a context line, rendered safe, for `say`.
+pub(crate) fn with_context_facts<T>(
+    ctx: &Context<'_>,
+    say: impl FnOnce(&ContextFacts<'_>) -> T,
+) -> T {
+    let target = inline_code(ctx.target.name(), NAME_CHARS);
+    let database = inline_code(ctx.database, NAME_CHARS);
+    say(&ContextFacts {
+        serverless: matches!(ctx.target, Target::Workgroup(_)),
+        target: &target,
+        database: &database,
+        window: ctx.window,
+        timezone: &mrkdwn::escape(ctx.timezone.name()),
+        past_threshold_total: ctx.past_threshold_total,
+    })
+}
+
+/// A database user as a reader sees it: a code span, or the dropped-user label.
+pub(crate) fn user_label(user: Option<&str>, p: &dyn Phrases) -> String {
+    user.map_or_else(
+        || format!("_{}_", p.dropped_user()),
+        |u| inline_code(u, NAME_CHARS),
+    )
+}
+
 fn details(number: usize, query: &LongQuery, ctx: &Context<'_>) -> String {
     query_details(
         Some(number),
         query,
         true,
+        ctx.blocking.get(&query.pid),
         ctx.rules,
         ctx.timezone,
         ctx.phrases,
@@ -172,23 +199,22 @@ fn details(number: usize, query: &LongQuery, ctx: &Context<'_>) -> String {
 
 /// One query's details section: who, pid, query id, since when; while it runs, for how long and
 /// how to stop it.
-pub(super) fn query_details(
+pub(crate) fn query_details(
     number: Option<usize>,
     query: &LongQuery,
     running: bool,
+    blocking: Option<&Blocking>,
     rules: &AlertRules,
     timezone: &Zone,
     p: &dyn Phrases,
 ) -> String {
-    let mut user = match &query.user {
-        Some(user) => inline_code(user, NAME_CHARS),
-        None => format!("_{}_", p.dropped_user()),
-    };
+    let mut user = user_label(query.user.as_deref(), p);
     if let Some(owner) = rules.mention_for(query.user.as_deref()) {
         user.push_str(&format!(" ({})", owner.as_str()));
     }
     let started = p.start_time(&query.start_time.to_zoned_datetime(timezone.tz().clone()));
-    p.details(&QueryFacts {
+    let queue = query.queue.as_deref().map(|q| inline_code(q, NAME_CHARS));
+    let mut text = p.details(&QueryFacts {
         number,
         user: &user,
         pid: query.pid,
@@ -196,8 +222,44 @@ pub(super) fn query_details(
         started: &started,
         elapsed_minutes: query.elapsed_minutes,
         running,
-    })
+        state: query.state,
+        queue_minutes: query.queue_seconds.map(|s| s / 60),
+        queue: queue.as_deref(),
+    });
+    if let Some(blocking) = blocking.filter(|_| running) {
+        for holder in blocking.blocked_by.iter().take(HOLDERS_LISTED) {
+            let since = holder.held_since_ts.map_or_else(
+                || mrkdwn::plain(&holder.held_since, NAME_CHARS),
+                |t| p.start_time(&t.to_zoned_datetime(timezone.tz().clone())),
+            );
+            text.push('\n');
+            text.push_str(&p.blocked_by(&HolderFacts {
+                pid: holder.pid,
+                user: &user_label(holder.user.as_deref(), p),
+                lock_mode: &mrkdwn::plain(&holder.lock_mode, NAME_CHARS),
+                table: &inline_code(&holder.table, NAME_CHARS * 2),
+                since: &since,
+                root: holder.root,
+            }));
+        }
+        if blocking.blocked_by.len() > HOLDERS_LISTED {
+            text.push('\n');
+            text.push_str(&p.blocked_by_more(blocking.blocked_by.len() - HOLDERS_LISTED));
+        }
+        if let Some(root) = blocking.root_pid {
+            text.push('\n');
+            text.push_str(&p.chain_root(root));
+        }
+        if blocking.blocks > 0 {
+            text.push('\n');
+            text.push_str(&p.blocks(blocking.blocks));
+        }
+    }
+    text
 }
+
+/// Holders of a lock listed per query; more are counted.
+const HOLDERS_LISTED: usize = 3;
 
 const FENCE_OPEN: &str = "```\n";
 const FENCE_CLOSE: &str = "\n```";
@@ -205,7 +267,7 @@ const FENCE_CLOSE: &str = "\n```";
 const NOTE_ROOM: usize = 120;
 
 /// The query text in a code block, cut to fit one section with a visible note.
-pub(super) fn code_block(query: &LongQuery, p: &dyn Phrases) -> String {
+pub(crate) fn code_block(query: &LongQuery, p: &dyn Phrases) -> String {
     if query.text.trim().is_empty() {
         return p.no_text().to_owned();
     }
@@ -268,6 +330,7 @@ mod tests {
             elapsed_minutes: 42,
             text: text.to_owned(),
             text_truncated: false,
+            ..Default::default()
         }
     }
 
@@ -293,6 +356,7 @@ mod tests {
             timezone: tz,
             rules,
             past_threshold_total: total,
+            blocking: &BTreeMap::new(),
             phrases: &English,
         };
         build(queries, &[], &ctx)
@@ -554,6 +618,7 @@ mod tests {
             timezone: &tz,
             rules: &ctx_rules,
             past_threshold_total: None,
+            blocking: &BTreeMap::new(),
             phrases: &English,
         };
         let bad = Unreadable {

@@ -43,7 +43,7 @@ pub fn statement(
         sql::Clock::Cluster
     };
     Statement {
-        sql: sql::statement(views, clock),
+        sql: sql::statement(views, clock, rules.checks),
         parameters: sql::parameters(
             select::statement_window(threshold, mode, rules),
             threshold,

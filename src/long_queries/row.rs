@@ -4,10 +4,11 @@
 
 use super::sql::COLUMNS;
 use super::text::{keep_prefix, stitch, MAX_TEXT_BYTES};
+use crate::model::QueryState;
 use crate::redshift::{Cell, CellProblem, MissingColumn, ResultSet};
 
 /// A long-running query, as one result row describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LongQuery {
     /// `None` when the user was dropped while the query ran.
     pub user: Option<String>,
@@ -19,6 +20,13 @@ pub struct LongQuery {
     pub text: String,
     /// Only part of the text was available: it stops early.
     pub text_truncated: bool,
+    pub state: QueryState,
+    /// How long it waited in its WLM queue (so far, when still queued), when the views say.
+    pub queue_seconds: Option<i64>,
+    /// Its WLM queue's name, when the views say (Serverless has none).
+    pub queue: Option<String>,
+    /// Its query id is `SYS_QUERY_HISTORY`'s, not `SVV_QUERY_INFLIGHT`'s.
+    pub sys_id: bool,
 }
 
 /// A row that could not be read.
@@ -49,11 +57,17 @@ struct Columns {
     elapsed_minutes: usize,
     query_text: usize,
     text_truncated: usize,
-    /// Optional: results of older statements may lack it.
+    /// Optional, like the four below: results of older statements may lack them.
     past_threshold_total: Option<usize>,
+    state: Option<usize>,
+    queue_seconds: Option<usize>,
+    queue: Option<usize>,
+    sys_id: Option<usize>,
+    /// Which check a row belongs to; rows of the side checks are theirs to read.
+    row_kind: Option<usize>,
 }
 
-const _: () = assert!(COLUMNS.len() == 8);
+const _: () = assert!(COLUMNS.len() == 12);
 
 /// Reads every row. Only a missing column fails the whole result: then no row can be read.
 pub fn read(set: &ResultSet) -> Result<Rows, MissingColumn> {
@@ -66,10 +80,19 @@ pub fn read(set: &ResultSet) -> Result<Rows, MissingColumn> {
         query_text: set.require(COLUMNS[5])?,
         text_truncated: set.require(COLUMNS[6])?,
         past_threshold_total: set.column(COLUMNS[7]),
+        state: set.column(COLUMNS[8]),
+        queue_seconds: set.column(COLUMNS[9]),
+        queue: set.column(COLUMNS[10]),
+        sys_id: set.column(COLUMNS[11]),
+        row_kind: set.column("row_kind"),
     };
     let mut rows = Rows::default();
     for (index, record) in set.rows.iter().enumerate() {
         let cell = |i: usize| record.get(i).unwrap_or(&Cell::Null);
+        let kind = columns.row_kind.and_then(|i| cell(i).text().ok().flatten());
+        if kind.is_some_and(|k| k != "query") {
+            continue;
+        }
         if rows.past_threshold_total.is_none() {
             rows.past_threshold_total = columns
                 .past_threshold_total
@@ -110,7 +133,26 @@ fn read_row<'a>(columns: &Columns, cell: &impl Fn(usize) -> &'a Cell) -> Result<
         .map_err(named("query_text"))?
         .unwrap_or_default();
     let (kept, cut) = keep_prefix(raw, MAX_TEXT_BYTES);
+    let optional = |column: Option<usize>| column.map_or(&Cell::Null, |i| cell(i));
+    let state = optional(columns.state)
+        .text()
+        .map_err(named("state"))?
+        .map(QueryState::from_view)
+        .unwrap_or_default();
     Ok(LongQuery {
+        state,
+        queue_seconds: optional(columns.queue_seconds)
+            .long()
+            .map_err(named("queue_seconds"))?,
+        queue: optional(columns.queue)
+            .text()
+            .map_err(named("queue"))?
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
+        sys_id: optional(columns.sys_id)
+            .flag()
+            .map_err(named("sys_id"))?
+            .unwrap_or(false),
         user: cell(columns.user_name)
             .text()
             .map_err(named("user_name"))?
@@ -174,6 +216,10 @@ mod tests {
             Field::StringValue(format!("{CHUNK_MARK}select 1")),
             Field::BooleanValue(false),
             Field::StringValue("9".into()),
+            Field::StringValue("queued    ".into()),
+            Field::LongValue(125),
+            Field::StringValue("etl_queue  ".into()),
+            Field::BooleanValue(true),
         ]
     }
 
@@ -189,6 +235,10 @@ mod tests {
         assert_eq!((q.pid, q.query_id, q.elapsed_minutes), (7, 70, 42));
         assert_eq!(q.text, "select 1");
         assert_eq!(q.start_time.to_string(), "2026-11-28T09:15:00.123456Z");
+        assert_eq!(
+            (q.state, q.queue_seconds, q.queue.as_deref(), q.sys_id),
+            (QueryState::Queued, Some(125), Some("etl_queue"), true)
+        );
         assert_eq!(
             rows.past_threshold_total,
             Some(9),

@@ -50,6 +50,7 @@ mod tests {
             elapsed_minutes: elapsed,
             text: String::new(),
             text_truncated: false,
+            ..Default::default()
         }
     }
 

@@ -14,7 +14,7 @@
 //! `:threshold_minutes`, and `:as_of` for exactly-once alerts), never spliced into the text.
 
 use super::text::MAX_CHUNKS;
-use crate::model::{Minutes, Views, Window};
+use crate::model::{Checks, Minutes, Views, Window};
 
 /// At most this many queries a run: a cap at the source on what the result can hold. A run
 /// posts fewer still (see the message cap); the totals column counts them all.
@@ -30,7 +30,7 @@ pub enum Clock {
 }
 
 /// Columns every variant returns, in this order.
-pub const COLUMNS: [&str; 8] = [
+pub const COLUMNS: [&str; 12] = [
     "user_name",
     "pid",
     "query_id",
@@ -39,30 +39,102 @@ pub const COLUMNS: [&str; 8] = [
     "query_text",
     "text_truncated",
     "past_threshold_total",
+    "state",
+    "queue_seconds",
+    "queue",
+    "sys_id",
 ];
 
-/// Running queries whose elapsed whole minutes lie in `[:min_minutes, :max_minutes)`, oldest
-/// first (at most [`MAX_ROWS`]), without this statement itself, plus how many run past
-/// `:threshold_minutes` in all.
+/// Queries whose elapsed whole minutes lie in `[:min_minutes, :max_minutes)`, oldest first (at
+/// most [`MAX_ROWS`]), without this statement itself, plus how many run past
+/// `:threshold_minutes` in all. With `queued`, queries still waiting in a WLM queue count too
+/// (their elapsed time is all queue time); each row says its state, how long it waited in its
+/// queue and which queue.
 ///
 /// Inflight: `DISTINCT` first, as the view can list a query once per slice, which would repeat
-/// its chunks. Both: `LEFT JOIN pg_user`, so a query whose user was dropped still shows, with a
-/// NULL name; and the queries are joined to the totals, not the other way round, so a result
-/// with no query in the window still has one row, with only the total: the count past the
-/// threshold is known even when every long query is past the window.
-pub fn statement(views: Views, clock: Clock) -> String {
+/// its chunks; the queue facts come from `STV_WLM_QUERY_STATE`. `SVV_QUERY_INFLIGHT` never lists
+/// a queued query (it is not on the slices yet), so queued ones come from `SYS_QUERY_HISTORY`,
+/// whose query ids are its own (`sys_id`). Both: `LEFT JOIN pg_user`, so a query whose user was
+/// dropped still shows, with a NULL name; and the queries are joined to the totals, not the
+/// other way round, so a result with no query in the window still has one row, with only the
+/// total: the count past the threshold is known even when every long query is past the window.
+pub fn statement(views: Views, clock: Clock, checks: Checks) -> String {
+    let queued = checks.queued;
     let now = match clock {
         Clock::Cluster => "GETDATE()",
         Clock::AsOf => "CAST(:as_of AS TIMESTAMP)",
     };
-    let source = match views {
-        Views::Inflight => "per_query",
-        Views::Sys => "running",
+    let window = window_ctes("candidates");
+    let statuses = if queued {
+        "'running', 'returning', 'queued'"
+    } else {
+        "'running', 'returning'"
     };
-    let window = window_ctes(source);
-    match views {
-        Views::Inflight => format!(
+    // SYS_QUERY_HISTORY rows of the given statuses, with the SYS view's own facts.
+    let sys_rows = |statuses: &str| {
+        format!(
             "\
+    SELECT user_id,
+           query_id,
+           session_id AS pid,
+           start_time,
+           DATEDIFF(second, start_time, {now}) / 60 AS elapsed_minutes,
+           query_text,
+           TRIM(status) AS state,
+           queue_time / 1000000 AS queue_seconds,
+           NULLIF(TRIM(service_class_name), '') AS queue
+    FROM sys_query_history
+    WHERE status IN ({statuses})
+      AND session_id <> pg_backend_pid()"
+        )
+    };
+    let more_text = |from: &str| {
+        format!(
+            "\
+more_text AS (
+    SELECT query_id, MAX(sequence) AS last_sequence
+    FROM sys_query_text
+    WHERE query_id IN (SELECT query_id FROM {from})
+    GROUP BY query_id
+)"
+        )
+    };
+    let sys_candidates = |from: &str| {
+        format!(
+            "\
+    SELECT s.user_id,
+           s.query_id,
+           s.pid,
+           s.start_time,
+           s.elapsed_minutes,
+           CHR(30) || RTRIM(s.query_text) AS query_text,
+           COALESCE(m.last_sequence, 0) > 0 AS text_truncated,
+           s.state,
+           s.queue_seconds,
+           s.queue,
+           TRUE AS sys_id
+    FROM {from} s
+    LEFT JOIN more_text m ON m.query_id = s.query_id"
+        )
+    };
+    let ctes = match views {
+        Views::Inflight => {
+            let queued_ctes = if queued {
+                format!(
+                    "queued AS (\n{}\n),\n{},\n",
+                    sys_rows("'queued'"),
+                    more_text("queued")
+                )
+            } else {
+                String::new()
+            };
+            let queued_union = if queued {
+                format!("\n    UNION ALL\n{}", sys_candidates("queued"))
+            } else {
+                String::new()
+            };
+            format!(
+                "\
 WITH inflight AS (
     SELECT DISTINCT userid, query, pid, starttime, sequence, text
     FROM svv_query_inflight
@@ -81,57 +153,167 @@ per_query AS (
     FROM inflight
     GROUP BY userid, query, pid, starttime
 ),
-{window}
-SELECT u.usename AS user_name,
-       q.pid AS pid,
-       q.query AS query_id,
-       q.starttime AS start_time,
-       q.elapsed_minutes AS elapsed_minutes,
-       q.query_text AS query_text,
-       q.text_truncated AS text_truncated,
-       t.past_threshold_total AS past_threshold_total
-FROM totals t
-LEFT JOIN reported q ON TRUE
-LEFT JOIN pg_user u ON u.usesysid = q.userid
-ORDER BY q.starttime, q.query
-LIMIT {MAX_ROWS}"
-        ),
+wlm AS (
+    SELECT w.query,
+           LOWER(TRIM(w.state)) AS state,
+           w.queue_time / 1000000 AS queue_seconds,
+           TRIM(c.name) AS queue
+    FROM stv_wlm_query_state w
+    LEFT JOIN stv_wlm_service_class_config c ON c.service_class = w.service_class
+),
+{queued_ctes}candidates AS (
+    SELECT p.userid AS user_id,
+           p.query AS query_id,
+           p.pid,
+           p.starttime AS start_time,
+           p.elapsed_minutes,
+           p.query_text,
+           p.text_truncated,
+           COALESCE(w.state, 'running') AS state,
+           w.queue_seconds,
+           w.queue,
+           FALSE AS sys_id
+    FROM per_query p
+    LEFT JOIN wlm w ON w.query = p.query{queued_union}
+),"
+            )
+        }
         Views::Sys => format!(
             "\
 WITH running AS (
-    SELECT user_id,
-           query_id,
-           session_id,
-           start_time,
-           query_text,
-           DATEDIFF(second, start_time, {now}) / 60 AS elapsed_minutes
-    FROM sys_query_history
-    WHERE status IN ('running', 'returning')
-      AND session_id <> pg_backend_pid()
+{}
 ),
-more_text AS (
-    SELECT query_id, MAX(sequence) AS last_sequence
-    FROM sys_query_text
-    WHERE query_id IN (SELECT query_id FROM running)
-    GROUP BY query_id
-),
-{window}
-SELECT u.usename AS user_name,
-       r.session_id AS pid,
-       r.query_id AS query_id,
-       r.start_time AS start_time,
-       r.elapsed_minutes AS elapsed_minutes,
-       CHR(30) || RTRIM(r.query_text) AS query_text,
-       COALESCE(m.last_sequence, 0) > 0 AS text_truncated,
-       t.past_threshold_total AS past_threshold_total
-FROM totals t
-LEFT JOIN reported r ON TRUE
-LEFT JOIN more_text m ON m.query_id = r.query_id
-LEFT JOIN pg_user u ON u.usesysid = r.user_id
-ORDER BY r.start_time, r.query_id
-LIMIT {MAX_ROWS}"
+{},
+candidates AS (
+{}
+),",
+            sys_rows(statuses),
+            more_text("running"),
+            sys_candidates("running")
         ),
+    };
+    let mut side_ctes = String::new();
+    let mut side_rows = String::new();
+    if checks.blocking {
+        side_ctes.push_str(&format!("{},\n", crate::blocking::ctes(now)));
+        side_rows.push_str(&format!("\nUNION ALL\n{}", crate::blocking::rows()));
     }
+    if checks.idle_transactions {
+        side_ctes.push_str(&format!("{},\n", crate::idle_transactions::ctes(now)));
+        side_rows.push_str(&format!(
+            "\nUNION ALL\n{}",
+            crate::idle_transactions::rows()
+        ));
+    }
+    format!(
+        "\
+{ctes}
+{window},
+{side_ctes}query_rows AS (
+    SELECT u.usename AS user_name,
+           r.pid AS pid,
+           r.query_id AS query_id,
+           r.start_time AS start_time,
+           r.elapsed_minutes AS elapsed_minutes,
+           r.query_text AS query_text,
+           r.text_truncated AS text_truncated,
+           t.past_threshold_total AS past_threshold_total,
+           r.state AS state,
+           r.queue_seconds AS queue_seconds,
+           r.queue AS queue,
+           r.sys_id AS sys_id
+    FROM totals t
+    LEFT JOIN reported r ON TRUE
+    LEFT JOIN pg_user u ON u.usesysid = r.user_id
+    ORDER BY r.start_time, r.query_id
+    LIMIT {MAX_ROWS}
+)
+SELECT q.*,
+       'query' AS row_kind,
+       {NO_SIDE_FACTS}
+FROM query_rows q{side_rows}
+ORDER BY row_kind, start_time, query_id, pid, table_name"
+    )
+}
+
+/// Every row says which check it belongs to (`row_kind`: `query`, `wait`, `idle`) and carries
+/// the columns of all of them, the others NULL: one statement, one result, one round.
+pub const SIDE_COLUMNS: [&str; 9] = [
+    "row_kind",
+    "wanted_mode",
+    "blocker_pid",
+    "blocker_user",
+    "blocker_mode",
+    "blocker_since",
+    "blocker_minutes",
+    "table_name",
+    "sessions_blocked",
+];
+
+/// The side checks' columns, NULL in a query row (typed, so every branch of the union agrees).
+const NO_SIDE_FACTS: &str = "CAST(NULL AS VARCHAR(64)) AS wanted_mode,
+       CAST(NULL AS INTEGER) AS blocker_pid,
+       CAST(NULL AS VARCHAR(128)) AS blocker_user,
+       CAST(NULL AS VARCHAR(64)) AS blocker_mode,
+       CAST(NULL AS TIMESTAMP) AS blocker_since,
+       CAST(NULL AS BIGINT) AS blocker_minutes,
+       CAST(NULL AS VARCHAR(512)) AS table_name,
+       CAST(NULL AS BIGINT) AS sessions_blocked";
+
+/// A side check's row of the union, all columns in order: its user, session and time in the
+/// long-query columns of those names (`elapsed` in `elapsed_minutes`), the other long-query
+/// columns NULL, then its kind and its own facts (SQL expressions in [`SIDE_COLUMNS`] order
+/// after `row_kind`; `NULL` where it has none).
+pub fn side_row(
+    user: &str,
+    pid: &str,
+    start: &str,
+    elapsed: &str,
+    kind: &str,
+    facts: [&str; 8],
+    from: &str,
+) -> String {
+    let types = [
+        "VARCHAR(64)",
+        "INTEGER",
+        "VARCHAR(128)",
+        "VARCHAR(64)",
+        "TIMESTAMP",
+        "BIGINT",
+        "VARCHAR(512)",
+        "BIGINT",
+    ];
+    let facts: Vec<String> = facts
+        .iter()
+        .zip(types)
+        .zip(&SIDE_COLUMNS[1..])
+        .map(|((fact, ty), name)| {
+            if *fact == "NULL" {
+                format!("CAST(NULL AS {ty}) AS {name}")
+            } else {
+                format!("{fact} AS {name}")
+            }
+        })
+        .collect();
+    format!(
+        "\
+SELECT {user} AS user_name,
+       {pid} AS pid,
+       CAST(NULL AS BIGINT) AS query_id,
+       {start} AS start_time,
+       {elapsed} AS elapsed_minutes,
+       CAST(NULL AS VARCHAR(65535)) AS query_text,
+       CAST(NULL AS BOOLEAN) AS text_truncated,
+       CAST(NULL AS BIGINT) AS past_threshold_total,
+       CAST(NULL AS VARCHAR(16)) AS state,
+       CAST(NULL AS BIGINT) AS queue_seconds,
+       CAST(NULL AS VARCHAR(64)) AS queue,
+       CAST(NULL AS BOOLEAN) AS sys_id,
+       '{kind}' AS row_kind,
+       {}
+FROM {from}",
+        facts.join(",\n       ")
+    )
 }
 
 /// The two views of `source` (a CTE of queries with `elapsed_minutes`) that every variant ends
@@ -178,12 +360,25 @@ mod tests {
     use sqlparser::dialect::RedshiftSqlDialect;
     use sqlparser::parser::Parser;
 
-    const VARIANTS: [(Views, Clock); 4] = [
-        (Views::Inflight, Clock::Cluster),
-        (Views::Inflight, Clock::AsOf),
-        (Views::Sys, Clock::Cluster),
-        (Views::Sys, Clock::AsOf),
+    const VARIANTS: [(Views, Clock, bool); 8] = [
+        (Views::Inflight, Clock::Cluster, true),
+        (Views::Inflight, Clock::AsOf, true),
+        (Views::Sys, Clock::Cluster, true),
+        (Views::Sys, Clock::AsOf, true),
+        (Views::Inflight, Clock::Cluster, false),
+        (Views::Inflight, Clock::AsOf, false),
+        (Views::Sys, Clock::Cluster, false),
+        (Views::Sys, Clock::AsOf, false),
     ];
+
+    /// Every side check on, or none.
+    fn checks(on: bool) -> Checks {
+        Checks {
+            queued: on,
+            blocking: on,
+            idle_transactions: on,
+        }
+    }
 
     fn window() -> Window {
         Window {
@@ -214,6 +409,7 @@ mod tests {
     /// The `:name` placeholders of a statement, in order of appearance, deduplicated.
     fn placeholders(sql: &str) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
+        // Quoted text (e.g. a `'::'` cast) is not a placeholder; none is used.
         for (i, _) in sql.match_indices(':') {
             let name: String = sql[i + 1..]
                 .chars()
@@ -231,7 +427,7 @@ mod tests {
     #[test]
     fn every_placeholder_has_a_parameter_and_back() {
         let at: jiff::Timestamp = "2026-11-28T09:45:00Z".parse().unwrap();
-        for (views, clock) in VARIANTS {
+        for (views, clock, queued) in VARIANTS {
             let as_of = (clock == Clock::AsOf).then_some(at);
             let mut names: Vec<String> = parameters(window(), thirty(), as_of)
                 .into_iter()
@@ -239,7 +435,7 @@ mod tests {
                 .collect();
             names.sort();
             assert_eq!(
-                placeholders(&statement(views, clock)),
+                placeholders(&statement(views, clock, checks(queued))),
                 names,
                 "{views:?} {clock:?}"
             );
@@ -256,35 +452,50 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         };
-        let inflight = statement(Views::Inflight, Clock::Cluster);
-        assert_eq!(digits(&inflight), ["0", "60", "15", "30", "15", "500"]);
-        let sys = statement(Views::Sys, Clock::AsOf);
-        assert_eq!(digits(&sys), ["60", "30", "0", "0", "500"]);
+        // Also the queue time's micros-per-second divisor, the row caps of the side checks and
+        // the lengths of the typed NULLs that line their columns up.
+        let allowed = [
+            "0", "60", "15", "30", "1000000", "500", "1000", "16", "64", "128", "512", "65535",
+        ];
+        for (views, clock, queued) in VARIANTS {
+            for literal in digits(&statement(views, clock, checks(queued))) {
+                assert!(allowed.contains(&literal.as_str()), "{views:?}: {literal}");
+            }
+        }
     }
 
     #[test]
     fn every_variant_excludes_itself_and_returns_the_same_columns() {
-        for (views, clock) in VARIANTS {
-            let sql = statement(views, clock);
+        for (views, clock, queued) in VARIANTS {
+            let sql = statement(views, clock, checks(queued));
             assert!(sql.contains("<> pg_backend_pid()"), "{views:?}");
+            assert_eq!(sql.contains("'queued')"), queued, "{views:?} {queued}");
+            assert_eq!(
+                sql.contains("svv_transactions"),
+                queued,
+                "{views:?} {queued}"
+            );
+            for column in SIDE_COLUMNS {
+                assert!(sql.contains(&format!("AS {column}")), "{views:?}: {column}");
+            }
             for column in COLUMNS {
                 assert!(sql.contains(&format!("AS {column}")), "{views:?}: {column}");
             }
         }
-        assert!(statement(Views::Inflight, Clock::Cluster).contains("suspended = 0"));
-        assert!(
-            statement(Views::Sys, Clock::Cluster).contains("status IN ('running', 'returning')")
-        );
-        assert!(statement(Views::Sys, Clock::AsOf).contains("CAST(:as_of AS TIMESTAMP)"));
-        assert!(!statement(Views::Sys, Clock::AsOf).contains("GETDATE()"));
+        assert!(statement(Views::Inflight, Clock::Cluster, checks(true)).contains("suspended = 0"));
+        assert!(statement(Views::Sys, Clock::Cluster, checks(false))
+            .contains("status IN ('running', 'returning')"));
+        let as_of = statement(Views::Sys, Clock::AsOf, checks(true));
+        assert!(as_of.contains("CAST(:as_of AS TIMESTAMP)"));
+        assert!(!as_of.contains("GETDATE()"));
     }
 
     #[test]
     fn every_variant_parses_as_redshift_sql() {
-        for (views, clock) in VARIANTS {
-            let sql = statement(views, clock);
+        for (views, clock, queued) in VARIANTS {
+            let sql = statement(views, clock, checks(queued));
             let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql)
-                .unwrap_or_else(|e| panic!("{views:?} {clock:?} does not parse: {e}"));
+                .unwrap_or_else(|e| panic!("{views:?} {clock:?} {queued} does not parse: {e}"));
             assert_eq!(statements.len(), 1, "exactly one statement");
             let rendered = statements[0].to_string();
             if views == Views::Inflight {

@@ -3,8 +3,11 @@
 //! facts as a query in the window-mode alert, under the same `block_id`s, so readers and tests
 //! find it the same way.
 
+use std::collections::BTreeMap;
+
+use crate::blocking::Blocking;
 use crate::copy::{Phrases, ThreadContextFacts, ThreadState};
-use crate::model::{Target, Zone};
+use crate::model::{QueryState, Target, Zone};
 use crate::rules::AlertRules;
 use crate::slack::blocks::{Block, BlockId, Message};
 use crate::slack::mrkdwn::{self, inline_code};
@@ -24,6 +27,8 @@ pub struct ThreadContext<'a> {
     pub critical_minutes: u32,
     /// When this run looked.
     pub checked: jiff::Timestamp,
+    /// What the blocking check found, by pid (empty when it did not run).
+    pub blocking: &'a BTreeMap<i64, Blocking>,
     pub phrases: &'a dyn Phrases,
 }
 
@@ -46,6 +51,7 @@ pub fn parent(query: &LongQuery, status: Status, ctx: &ThreadContext<'_>) -> Mes
         Status::Running => ThreadState::Running {
             minutes: query.elapsed_minutes,
             critical: query.elapsed_minutes >= i64::from(ctx.critical_minutes),
+            queued: query.state == QueryState::Queued,
         },
         Status::Ended { outcome, minutes } => ThreadState::Ended { outcome, minutes },
     };
@@ -85,7 +91,15 @@ pub fn parent(query: &LongQuery, status: Status, ctx: &ThreadContext<'_>) -> Mes
     }
     message.push(Block::section_with_id(
         BlockId::new(format!("query:1:{}:{}", query.pid, query.query_id)),
-        &query_details(None, query, running, ctx.rules, ctx.timezone, p),
+        &query_details(
+            None,
+            query,
+            running,
+            ctx.blocking.get(&query.pid),
+            ctx.rules,
+            ctx.timezone,
+            p,
+        ),
     ));
     message.push(Block::section_with_id(
         BlockId::new(format!("text:1:{}:{}", query.pid, query.query_id)),
@@ -148,6 +162,7 @@ mod tests {
             elapsed_minutes: elapsed,
             text: "select *\nfrom events".into(),
             text_truncated: false,
+            ..Default::default()
         }
     }
 
@@ -184,6 +199,7 @@ mod tests {
             threshold_minutes: 30,
             critical_minutes: 60,
             checked: "2026-11-28T10:05:00Z".parse().unwrap(),
+            blocking: &BTreeMap::new(),
             phrases: &English,
         })
     }

@@ -288,6 +288,76 @@ impl AlertMode {
     }
 }
 
+/// Where a reported query stands in Redshift's workload management.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryState {
+    #[default]
+    Running,
+    /// Waiting in a WLM queue: not running yet.
+    Queued,
+    /// Done computing, sending its rows to the client.
+    Returning,
+}
+
+impl QueryState {
+    /// As the system views spell it (`STV_WLM_QUERY_STATE.state`, `SYS_QUERY_HISTORY.status`),
+    /// any case; other states (planning, …) count as running.
+    pub fn from_view(text: &str) -> QueryState {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "queued" => QueryState::Queued,
+            "returning" => QueryState::Returning,
+            _ => QueryState::Running,
+        }
+    }
+}
+
+/// The optional checks that run beside the long-query check, which always runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Checks {
+    /// Queries waiting in a WLM queue for N minutes or more, reported like running ones.
+    pub queued: bool,
+    /// Who holds the lock a reported query waits for, and whom it blocks.
+    pub blocking: bool,
+    /// Sessions idle in an open transaction for N minutes or more that hold locks.
+    pub idle_transactions: bool,
+}
+
+impl Default for Checks {
+    /// All of them.
+    fn default() -> Self {
+        Checks {
+            queued: true,
+            blocking: true,
+            idle_transactions: true,
+        }
+    }
+}
+
+impl Checks {
+    pub const EXPECTED: &'static str = "a list of checks among \"long_queries\" (always runs), \
+         \"queued\", \"blocking\" and \"idle_transactions\"";
+
+    /// Exactly the named checks (`long_queries` may be named; it always runs).
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Checks> {
+        let mut checks = Checks {
+            queued: false,
+            blocking: false,
+            idle_transactions: false,
+        };
+        for name in names {
+            match name.trim() {
+                "long_queries" => {}
+                "queued" => checks.queued = true,
+                "blocking" => checks.blocking = true,
+                "idle_transactions" => checks.idle_transactions = true,
+                _ => return None,
+            }
+        }
+        Some(checks)
+    }
+}
+
 /// The language of everything a Slack reader sees (logs, errors and the summary stay English).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -385,6 +455,25 @@ mod tests {
         assert_eq!(widest.max_minutes, 2 * Minutes::MAX);
         let w = AlertMode::Window.window_for(m(30));
         assert!(w.contains(30) && w.contains(59) && !w.contains(60) && !w.contains(29));
+    }
+
+    #[test]
+    fn checks_are_named_and_long_queries_always_runs() {
+        assert_eq!(
+            Checks::parse([]),
+            Some(Checks {
+                queued: false,
+                blocking: false,
+                idle_transactions: false
+            })
+        );
+        let some = Checks::parse(["long_queries", "blocking"]).unwrap();
+        assert!(some.blocking && !some.queued && !some.idle_transactions);
+        assert_eq!(Checks::parse(["queued", "locks"]), None);
+        assert_eq!(
+            Checks::default(),
+            Checks::parse(["queued", "blocking", "idle_transactions"]).unwrap()
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! summary. Both entry points call [`App::check`]; this is where the pieces meet, and the only
 //! place that knows their order.
 
+mod diagnostics;
 mod thread;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::slack::http::{HttpPost, Reqwest};
 use crate::slack::Slack;
 use crate::state::store::Store;
 use crate::summary::{QuerySummary, Summary};
+pub use diagnostics::Diagnostics;
 pub use thread::MAX_NEW_PARENTS;
 
 /// Time kept back from the statement's wait for posting to Slack (or a third of what is left on
@@ -141,10 +143,18 @@ impl<H: HttpPost> App<H> {
                     statement_id: statement_id.clone(),
                     missing,
                 })?;
+        let diagnostics = Diagnostics::read(&result, rules.checks).map_err(|missing| {
+            RedshiftError::MissingColumn {
+                statement_id: statement_id.clone(),
+                missing,
+            }
+        })?;
         drop(result);
         tracing::info!(
             %statement_id,
             queries = findings.reported.len(),
+            lock_waits = diagnostics.waits.len(),
+            idle_transactions = diagnostics.idle.len(),
             skipped = findings.skipped,
             unreadable = findings.unreadable.len(),
             describe_calls = finished.describe_calls,
@@ -156,19 +166,23 @@ impl<H: HttpPost> App<H> {
         }
 
         let window = settings.window();
-        let messages = message::build(
-            &findings.reported,
-            &findings.unreadable,
-            &message::Context {
-                target: &secret.connection.target,
-                database: &secret.connection.database,
-                window,
-                timezone: &settings.timezone,
-                rules: &rules,
-                past_threshold_total: findings.past_threshold_total,
-                phrases: crate::copy::table(language),
-            },
-        );
+        let pids: Vec<i64> = findings.reported.iter().map(|q| q.pid).collect();
+        let blocking = diagnostics.blocking(&pids, settings.threshold);
+        let context = message::Context {
+            target: &secret.connection.target,
+            database: &secret.connection.database,
+            window,
+            timezone: &settings.timezone,
+            rules: &rules,
+            past_threshold_total: findings.past_threshold_total,
+            blocking: &blocking,
+            phrases: crate::copy::table(language),
+        };
+        let mut messages = message::build(&findings.reported, &findings.unreadable, &context);
+        messages.extend(crate::idle_transactions::message::build(
+            &diagnostics.idle,
+            &context,
+        ));
         let queries_not_posted = findings
             .reported
             .len()
@@ -199,7 +213,11 @@ impl<H: HttpPost> App<H> {
             statement_id,
             statement_wait_ms: u64::try_from(finished.waited.as_millis()).unwrap_or(u64::MAX),
             describe_calls: finished.describe_calls,
-            queries: findings.reported.iter().map(QuerySummary::from).collect(),
+            queries: findings
+                .reported
+                .iter()
+                .map(|q| QuerySummary::new(q, blocking.get(&q.pid)))
+                .collect(),
             queries_skipped: findings.skipped,
             unreadable_rows: findings.unreadable,
             queries_past_threshold: findings.past_threshold_total,
@@ -213,6 +231,8 @@ impl<H: HttpPost> App<H> {
             queries_omitted: None,
             thread: None,
             language,
+            checks: rules.checks,
+            idle_transactions: diagnostics.idle,
         })
     }
 }

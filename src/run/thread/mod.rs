@@ -13,13 +13,14 @@ mod steps;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::App;
+use super::{App, Diagnostics};
+use crate::blocking::Blocking;
 use crate::copy::Phrases;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::long_queries::thread::{self as layout, Status, ThreadContext};
 use crate::long_queries::{row, select, sql, LongQuery};
-use crate::model::{AlertMode, Language, SlackAccess, Views};
+use crate::model::{AlertMode, Checks, Language, SlackAccess, Views};
 use crate::redshift::RedshiftError;
 use crate::rules::AlertRules;
 use crate::secret::SecretConfig;
@@ -73,6 +74,8 @@ struct Run<'a, H: HttpPost> {
     /// next write.
     phases: BTreeMap<QueryKey, Phase>,
     phrases: &'static dyn Phrases,
+    /// What the blocking check found, by pid.
+    blocking: BTreeMap<i64, Blocking>,
     counts: ThreadSummary,
     failures: Vec<Failure>,
     stop_slack: bool,
@@ -98,14 +101,29 @@ pub(super) async fn check<H: HttpPost>(
         .api_base()
         .map_err(|problem| ConfigError::SlackApiUrl { problem })?;
 
-    let statement =
-        crate::long_queries::statement(views, settings.threshold, AlertMode::Thread, rules, None);
+    // Idle transactions are not queries: they have no thread to follow (README).
+    let checks = Checks {
+        idle_transactions: false,
+        ..rules.checks
+    };
+    let statement = crate::long_queries::statement(
+        views,
+        settings.threshold,
+        AlertMode::Thread,
+        &AlertRules {
+            checks,
+            ..rules.clone()
+        },
+        None,
+    );
     let (finished, result) = app.run_statement(secret, &statement, deadline).await?;
     let statement_id = finished.statement_id.clone();
-    let rows = row::read(&result).map_err(|missing| RedshiftError::MissingColumn {
+    let unreadable_result = |missing| RedshiftError::MissingColumn {
         statement_id: statement_id.clone(),
         missing,
-    })?;
+    };
+    let rows = row::read(&result).map_err(unreadable_result)?;
+    let diagnostics = Diagnostics::read(&result, checks).map_err(unreadable_result)?;
     drop(result);
     // Only a result below the row cap holds every running query: only then does a missing
     // query mean that it ended.
@@ -145,6 +163,10 @@ pub(super) async fn check<H: HttpPost>(
         deadline,
         phases: BTreeMap::new(),
         phrases: crate::copy::table(language),
+        blocking: diagnostics.blocking(
+            &rows.queries.iter().map(|q| q.pid).collect::<Vec<_>>(),
+            settings.threshold,
+        ),
         counts: ThreadSummary::default(),
         failures: Vec::new(),
         stop_slack: settings.dry_run,
@@ -221,7 +243,10 @@ pub(super) async fn check<H: HttpPost>(
         statement_id,
         statement_wait_ms: u64::try_from(finished.waited.as_millis()).unwrap_or(u64::MAX),
         describe_calls: finished.describe_calls,
-        queries: reported.iter().map(|q| QuerySummary::from(*q)).collect(),
+        queries: reported
+            .iter()
+            .map(|q| QuerySummary::new(q, run.blocking.get(&q.pid)))
+            .collect(),
         queries_skipped: rows.queries.len() - reported.len(),
         unreadable_rows: rows.unreadable,
         queries_past_threshold: rows.past_threshold_total,
@@ -233,6 +258,8 @@ pub(super) async fn check<H: HttpPost>(
         queries_omitted: None,
         thread: Some(counts),
         language,
+        checks,
+        idle_transactions: Vec::new(),
     })
 }
 
@@ -249,6 +276,7 @@ impl<H: HttpPost> Run<'_, H> {
                 .get(),
             critical_minutes: self.rules.critical_for(user, self.settings.threshold),
             checked: jiff::Timestamp::from_second(self.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            blocking: &self.blocking,
             phrases: self.phrases,
         }
     }

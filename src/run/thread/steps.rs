@@ -297,6 +297,8 @@ impl<H: HttpPost> Run<'_, H> {
             elapsed_minutes: ran,
             text_truncated: text.as_ref().is_some_and(|t| t.chars().count() >= 4000),
             text: text.unwrap_or_default(),
+            sys_id: item.sys_id,
+            ..LongQuery::default()
         };
         let ctx = self.context(item.user.as_deref());
         let parent = layout::parent(&query, Status::Ended { outcome, minutes }, &ctx);
