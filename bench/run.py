@@ -17,6 +17,12 @@ Slack receiver and the Lambda Runtime API harness) on loopback, then launches ea
             one long query runs in the cluster model, first seen (a parent is posted) and already
             followed (its parent is updated): wall, CPU, the DynamoDB calls by operation as the
             fault front in front of moto saw them, and the bytes of the items the Query read
+  diagnostics  the side checks (queued, blocking, idle_transactions; Rust only): warm runs over
+            the cluster model, nothing found, 5 long queries, and a pile-up (2 of them waiting
+            on an idle session's lock, 1 queued query, 20 short idle sessions), each with the
+            checks on (default) and off ({"checks": []} in the event): wall, CPU, the Data API
+            calls by operation, the result's rows and bytes, and the stand-in's engine time on
+            each statement (replayed here: a proxy for Redshift's work)
 
 Every figure is a median over repeated runs. Run by scripts/bench (with the devstack's Python,
 .venv), which builds the binary and prepares the two virtualenvs. See docs/performance.md.
@@ -26,7 +32,8 @@ need a statement whose running time is exactly the scripted delay, and the worst
 text a row) is beyond what the product's SQL can return.
 The thread phase is the exception: its statement runs against the stand-in's cluster model (one
 query, 40 minutes old, on a frozen clock), because thread mode's statement has its own columns;
-its window-mode comparison runs over the same model.
+its window-mode comparison runs over the same model. So does the diagnostics phase: the side
+checks' rows only come from the views the statement reads.
 """
 
 import argparse
@@ -556,6 +563,243 @@ def measure_window_model(fn, stack, runs):
             "messages": median(messages), "hwm_mb": hwm}
 
 
+# ----- the diagnostics (side checks in the same statement) ---------------------------------
+# The event that turns every side check off, leaving the long-query part alone.
+CHECKS_OFF = {"checks": []}
+DIAG_CASES = [
+    ("nothing", "nothing found: an empty cluster"),
+    ("long5", "5 long queries, nothing blocked"),
+    ("pileup", "pile-up: 5 long (2 waiting on an idle session's lock), 1 queued, 20 short idle"),
+]
+
+
+def diag_scenario(case, now):
+    """The cluster model of a diagnostics case, on a frozen clock (every run sees the same ages).
+    Long queries are 31 to 55 minutes old: inside the window of the 30-minute threshold."""
+    scenario = {"kind": "provisioned", "now": now, "frozen": True}
+    if case == "nothing":
+        return scenario
+    queries = []
+    for i in range(5):
+        pid = 1073746001 + i
+        queries.append({
+            "pid": pid, "query_id": 5_200_001 + i, "user": f"analyst{i:03d}",
+            "started_seconds_ago": 60 * (31 + 6 * i) + 12.5,
+            "text": samples.report_text(pid, 3_000),
+            "queue": "etl" if i % 2 else "Default queue", "queued_seconds": 4.5 * i,
+            # A SELECT holds AccessShareLock on what it reads: locks to scan, none that conflict.
+            "locks": [{"table": f"sales.part_{i}", "mode": "AccessShareLock"}],
+        })
+    scenario["queries"] = queries
+    if case == "long5":
+        return scenario
+    # Two of the five wait for sales.orders, which an idle session holds exclusively.
+    queries[3]["locks"].append({"table": "sales.orders", "mode": "AccessShareLock",
+                                "granted": False})
+    queries[4]["locks"] = [{"table": "sales.orders", "mode": "ShareRowExclusiveLock",
+                            "granted": False}]
+    queries.append({"pid": 1073746101, "query_id": 5_200_101, "user": "etl_loader",
+                    "started_seconds_ago": 60 * 33 + 5, "state": "queued", "queue": "etl",
+                    "text": "VACUUM sales.events"})
+    sessions = [{"pid": 1073747001, "user": "etl_loader", "transaction_started_seconds_ago": 50 * 60,
+                 "idle_seconds": 45 * 60, "last_statement": "LOCK sales.orders",
+                 "locks": [{"table": "sales.orders", "mode": "AccessExclusiveLock"}]}]
+    # A pool of application sessions: a transaction open, idle a few seconds to 10 minutes
+    # (below the threshold), a read lock each.
+    for i in range(20):
+        sessions.append({"pid": 1073747101 + i, "user": f"app_{i % 4}",
+                         "idle_seconds": 15 + 30 * i,
+                         "last_statement": f"SELECT * FROM reporting.dim_{i % 5} WHERE id = {i}",
+                         "locks": [{"table": f"reporting.dim_{i % 5}", "mode": "AccessShareLock"}]})
+    scenario["sessions"] = sessions
+    return scenario
+
+
+class TimedConnection:
+    """Stands in for the stand-in engine's DuckDB connection and times its calls: the view
+    tables rebuilt from the model (CREATE OR REPLACE TABLE), and the statement itself."""
+
+    def __init__(self, con):
+        self.con, self.load_s, self.loads, self.last_sql = con, 0.0, 0, None
+
+    def execute(self, sql, *args):
+        started = time.perf_counter()
+        answer = self.con.execute(sql, *args)
+        if sql.startswith("CREATE OR REPLACE TABLE"):
+            self.load_s += time.perf_counter() - started
+            self.loads += 1
+        else:
+            self.last_sql = sql
+        return answer
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def engine_replay(scenario, request, runs):
+    """The stand-in's work on the statement, replayed here on the same cluster model: the
+    recorded ExecuteStatement (SQL, parameters, user) through a fresh `sqlexec.Engine`, one
+    warm-up and `runs` timed replays, each on a freshly loaded model. Returns the medians of
+    the whole execution (sqlglot reading and rewriting the SQL, the view tables rebuilt, DuckDB)
+    and of DuckDB alone running the rewritten statement over the loaded views (execute and
+    fetch), which is the part closest to Redshift's own work; plus the rows it returned."""
+    import sqlexec  # the stand-in's engine (duckdb, sqlglot): only this phase needs it
+
+    engine = sqlexec.Engine()
+    timed = TimedConnection(engine.con)
+    engine.con = timed
+    params = {p["name"]: p["value"] for p in request.get("Parameters") or []}
+    user, database = request.get("DbUser") or "awsuser", request["Database"]
+    totals, loads, views, duck, rows = [], [], [], [], None
+    for n in range(runs + 1):
+        cluster = redshift_model.Cluster.from_scenario(scenario)
+        timed.load_s, timed.loads = 0.0, 0
+        started = time.perf_counter()
+        run = engine.execute(cluster, request["Sql"], params, user, database)
+        elapsed = time.perf_counter() - started
+        if run.error:
+            raise RuntimeError(f"the replayed statement failed: {run.error}")
+        started = time.perf_counter()
+        timed.con.execute(timed.last_sql).fetchall()
+        duck_s = time.perf_counter() - started
+        if n:  # the first is the warm-up
+            totals.append(elapsed)
+            loads.append(timed.load_s)
+            views.append(timed.loads)
+            duck.append(duck_s)
+        rows = len(run.records)
+    return {"engine_ms": median(totals) * 1000, "engine_all": [t * 1000 for t in totals],
+            "view_load_ms": median(loads) * 1000, "views_loaded": median(views),
+            "duckdb_ms": median(duck) * 1000, "duckdb_all": [t * 1000 for t in duck],
+            "rows": rows}
+
+
+def measure_diagnostics(fn, stack, runs):
+    """Warm invocations over each case, with the side checks on (the secret's default, no
+    `checks` key) and off (`{"checks": []}` in the event), alternating which goes first. The
+    cluster model is reloaded before each run (the statement enters its history); the script is
+    the default one for both (no scripted delay: the statement is FINISHED at its first
+    DescribeStatement). Per run: the harness's wall, the process's CPU, the Data API calls by
+    operation (the stand-in's /_control/calls), the statement's result as the stand-in
+    describes it, the gap from ExecuteStatement's arrival to the next call's, and the webhook
+    posts. Then the stand-in's engine work on each variant's statement, replayed here."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def load(case):
+        control(stack.data_api, "POST", "/_control/reset")  # calls, statements and script
+        control(stack.data_api, "POST", "/_control/script", {"delay_ms": 0})  # both variants
+        control(stack.data_api, "POST", "/_control/cluster", diag_scenario(case, now))
+        control(stack.slack, "POST", "/_control/reset")
+
+    fn.spawn()
+    load("pileup")
+    fn.invoke()  # warm: connections open, secret cached
+    fn.invoke(CHECKS_OFF)
+    variants = {"on": None, "off": CHECKS_OFF}
+    out = {}
+    for case, _label in DIAG_CASES:
+        got = {v: collections.defaultdict(list) for v in variants}
+        for n in range(runs):
+            order = list(variants) if n % 2 == 0 else list(variants)[::-1]
+            for variant in order:
+                g = got[variant]
+                load(case)
+                before = fn.cpu_sample()
+                result = fn.invoke(variants[variant])
+                g["cpu"].append(fn.cpu_delta(before, fn.cpu_sample()))
+                g["wall"].append(result["duration_ms"])
+                calls = stack.calls()
+                g["ops"].append(dict(collections.Counter(c["operation"] for c in calls)))
+                execute = [c for c in calls if c["operation"] == "ExecuteStatement"]
+                later = [c["at"] for c in calls if execute and c["at"] > execute[0]["at"]]
+                g["execute_gap"].append((min(later) - execute[0]["at"]) * 1000
+                                        if later else float("nan"))
+                statements = control(stack.data_api, "GET", "/_control/statements")
+                g["result_rows"].append(sum(s["ResultRows"] for s in statements))
+                g["result_bytes"].append(sum(s["ResultSize"] for s in statements))
+                g["posts"].append(stack.slack_messages())
+                summary = result["response"]
+                g["summary"].append({
+                    "checks": summary.get("checks"),
+                    "queries": len(summary.get("queries") or []),
+                    "queued": sum(1 for q in summary.get("queries") or []
+                                  if q.get("state") == "queued"),
+                    "blocked": sum(1 for q in summary.get("queries") or [] if q.get("blocked_by")),
+                    "idle_transactions": len(summary.get("idle_transactions") or []),
+                    "describe_calls": summary.get("describe_calls"),
+                })
+                if n == runs - 1:
+                    g["request"] = execute[0]["request"] if execute else None
+        out[case] = {}
+        for variant, g in got.items():
+            ops = sorted({op for run in g["ops"] for op in run})
+            odd = [run for run in g["ops"] if run.get("ExecuteStatement", 0) != 1]
+            if odd:
+                log(f"diagnostics {case}, checks {variant}: {len(odd)} run(s) without exactly one "
+                    f"ExecuteStatement: {odd[0]}")
+            log(f"rust: diagnostics {case}, checks {variant}: the stand-in's engine x{runs}")
+            replay = engine_replay(diag_scenario(case, now), g["request"], runs)
+            out[case][variant] = {
+                "wall_ms": median(g["wall"]), "all": g["wall"], "cpu_ms": median(g["cpu"]) * 1000,
+                "data_api_calls": {op: median([run.get(op, 0) for run in g["ops"]]) for op in ops},
+                "execute_calls_max": max(run.get("ExecuteStatement", 0) for run in g["ops"]),
+                "execute_calls_min": min(run.get("ExecuteStatement", 0) for run in g["ops"]),
+                "execute_to_next_call_ms": median(g["execute_gap"]),
+                "result_rows": median(g["result_rows"]), "result_bytes": median(g["result_bytes"]),
+                "slack_posts": median(g["posts"]),
+                "found": g["summary"][-1],
+                "sql_chars": len(g["request"]["Sql"]) if g["request"] else None,
+                **replay,
+            }
+    fn.stop()
+    return out
+
+
+def report_diagnostics(diag, out):
+    """The side checks' figures (Rust only): each case with the checks on and off."""
+    print("\nDiagnostics (Rust, warm; checks on = the default, off = {\"checks\": []} in the "
+          "event; no scripted delay for either):", file=out)
+    rows = [("case", "checks", "wall (ms)", "CPU (ms)", "Data API calls",
+             "Execute -> next call (ms)", "rows / bytes", "engine / DuckDB (ms)", "Slack posts",
+             "found")]
+    for case, label in DIAG_CASES:
+        for variant in ("on", "off"):
+            d = diag.get(case, {}).get(variant)
+            if not d:
+                continue
+            calls = ", ".join(f"{op} {fmt(n, 0)}" for op, n in d["data_api_calls"].items())
+            f = d["found"]
+            found = (f"{f['queries']} queries ({f['queued']} queued, {f['blocked']} blocked), "
+                     f"{f['idle_transactions']} idle")
+            rows.append((label if variant == "on" else "", variant, fmt(d["wall_ms"]),
+                         fmt(d["cpu_ms"]), calls, fmt(d["execute_to_next_call_ms"]),
+                         f"{fmt(d['result_rows'], 0)} / {fmt(d['result_bytes'], 0)}",
+                         f"{fmt(d['engine_ms'])} / {fmt(d['duckdb_ms'])}",
+                         fmt(d["slack_posts"], 0), found))
+        on, off = diag.get(case, {}).get("on"), diag.get(case, {}).get("off")
+        if on and off:
+            rows.append(("", "on - off", fmt(on["wall_ms"] - off["wall_ms"]),
+                         fmt(on["cpu_ms"] - off["cpu_ms"]), "", fmt(
+                             on["execute_to_next_call_ms"] - off["execute_to_next_call_ms"]),
+                         f"{fmt(on['result_rows'] - off['result_rows'], 0)} rows",
+                         f"{fmt(on['engine_ms'] - off['engine_ms'])} / "
+                         f"{fmt(on['duckdb_ms'] - off['duckdb_ms'])}", "", ""))
+    print_table(rows, out)
+    print("  Execute -> next call: from ExecuteStatement's arrival at the stand-in to the run's next "
+          "call (the stand-in runs the SQL inside ExecuteStatement, then the function's first "
+          "50 ms poll wait)", file=out)
+    print("  engine / DuckDB: the stand-in's engine on the recorded statement, replayed here on "
+          "the same model (sqlglot + view tables + DuckDB), and DuckDB alone running the "
+          "rewritten statement: a proxy for Redshift's added work, not a Redshift figure",
+          file=out)
+    for case, _label in DIAG_CASES:
+        for variant in ("on", "off"):
+            d = diag.get(case, {}).get(variant)
+            if d and (d["execute_calls_max"] != 1 or d["execute_calls_min"] != 1):
+                print(f"  WARNING {case}, checks {variant}: ExecuteStatement calls a run ranged "
+                      f"{d['execute_calls_min']}..{d['execute_calls_max']}", file=out)
+
+
 # ----- instruction counts (callgrind) -------------------------------------------------------
 # Inclusive instruction counts of these functions are reported (the first match of each).
 CALLGRIND_FUNCTIONS = [
@@ -727,6 +971,8 @@ def report(results, out=sys.stdout):
         print_table(rows, out)
     if rust.get("thread"):
         report_thread(rust["thread"], out)
+    if rust.get("diagnostics"):
+        report_diagnostics(rust["diagnostics"], out)
     cg = rust.get("callgrind")
     if cg:
         print(f"\nRust instruction counts (callgrind, {cg['dir']}); a stripped binary shows "
@@ -847,10 +1093,11 @@ def main():
     parser.add_argument("--devstack-python", default=str(ROOT / ".venv/bin/python"))
     parser.add_argument("--no-peer", action="store_true", help="measure the Rust binary only")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 2,000 x 60 KB")
-    parser.add_argument("--only", default="init,overhead,scale,callgrind,thread",
+    parser.add_argument("--only", default="init,overhead,scale,callgrind,thread,diagnostics",
                         help="comma-separated phases: init, overhead, scale, callgrind (skipped "
                         "without valgrind; function names need --callgrind-bin with symbols), "
-                        "thread (ALERT_MODE=thread, Rust only)")
+                        "thread (ALERT_MODE=thread, Rust only), diagnostics (the side checks "
+                        "on and off, Rust only)")
     parser.add_argument("--callgrind-bin", default=None,
                         help="a build with symbols for the callgrind phase (default: --rust-bin)")
     parser.add_argument("--scales", default=None,
@@ -872,6 +1119,7 @@ def main():
               ("2000 x 60 KB", 2000, 60_000, None, 5)]
     thread_runs = 3 if args.quick else 7
     thread_items = [0, 1000]
+    diag_runs = 3 if args.quick else 9
     if args.quick:
         scales = [s[:4] + (2,) for s in scales if s[1] < 2000]
     if args.scales:
@@ -949,6 +1197,10 @@ def main():
             results["rust"]["thread"] = measure_thread(
                 args, functions["rust"], stack, workdir, init_runs["rust"], thread_runs,
                 thread_items, Path(args.json).parent / "callgrind")
+        if "diagnostics" in phases:
+            log(f"rust: diagnostics, checks on and off, x{diag_runs} each")
+            results["rust"]["diagnostics"] = measure_diagnostics(functions["rust"], stack,
+                                                                 diag_runs)
     finally:
         for fn in functions.values():
             fn.stop()
@@ -960,7 +1212,7 @@ def main():
           f"binary {args.rust_bin}\n"
           f"{m['nproc']} x {m['cpu']}, {m['mem_gib']} GiB, medians "
           f"(init x{init_runs['rust']}/{init_runs['python']}, overhead x{overhead_runs}, "
-          f"thread x{thread_runs}); "
+          f"thread x{thread_runs}, diagnostics x{diag_runs}); "
           f"{results['bench_seconds']} s\n")
     report(results)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::model::{AlertModeName, Language, Minutes, QuerySource, Zone};
+use crate::model::{AlertModeName, Checks, Language, Minutes, QuerySource, Zone};
 use crate::run::App;
 use crate::settings::{self, ConfigError, EnvLayer, Layer, Origin, Surface};
 
@@ -73,6 +73,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "LANG", value_parser = ["en", "ja"])]
     pub language: Option<String>,
 
+    /// Which checks run beside the long-query check, comma-separated: queued, blocking,
+    /// idle_transactions (`long_queries` alone: none of them). Default: the secret's `checks`,
+    /// else all.
+    #[arg(long, value_name = "LIST")]
+    pub checks: Option<String>,
+
     /// Thread mode: escalate a query still running after this many minutes (default: twice
     /// its threshold). Overrides the secret's critical_minutes.
     #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(MINUTES_RANGE))]
@@ -123,6 +129,19 @@ impl CheckArgs {
             language: self.language.as_deref().and_then(Language::parse),
             rules: crate::rules::RulesPatch {
                 critical_minutes: self.critical_minutes.and_then(Minutes::new),
+                checks: self
+                    .checks
+                    .as_deref()
+                    .map(|list| {
+                        Checks::parse(list.split(',').filter(|n| !n.trim().is_empty())).ok_or_else(
+                            || ConfigError::Invalid {
+                                origin: Origin::Flag("--checks"),
+                                expected: Checks::EXPECTED,
+                                found: format!("{:?}", crate::input::shorten(list)),
+                            },
+                        )
+                    })
+                    .transpose()?,
                 ..Default::default()
             },
             ..Layer::default()

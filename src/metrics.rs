@@ -118,6 +118,7 @@ mod tests {
             queue: None,
             blocked_by: Vec::new(),
             blocks: 0,
+            blocking_root_pid: None,
         };
         Summary {
             secret_id: "s".into(),

@@ -113,6 +113,9 @@ pub struct QuerySummary {
     pub blocked_by: Vec<Holder>,
     /// How many other sessions wait for its locks.
     pub blocks: usize,
+    /// Where the pile-up it waits in starts, when none of its own holders is that root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking_root_pid: Option<i64>,
 }
 
 impl From<&LongQuery> for QuerySummary {
@@ -126,6 +129,7 @@ impl QuerySummary {
         QuerySummary {
             blocked_by: blocking.map(|b| b.blocked_by.clone()).unwrap_or_default(),
             blocks: blocking.map_or(0, |b| b.blocks),
+            blocking_root_pid: blocking.and_then(|b| b.root_pid),
             user: q.user.clone(),
             pid: q.pid,
             query_id: q.query_id,

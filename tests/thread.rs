@@ -535,3 +535,33 @@ fn ok_with(stack: &Stack, env: Vec<(String, String)>) -> Value {
     assert!(run.output.status.success(), "{}", run.all_output());
     run.summary()
 }
+
+#[test]
+fn a_queued_query_keeps_its_one_parent_when_it_starts_running() {
+    let stack = Stack::for_threads(SECRET);
+    let queued = json!({"pid": 4300, "query_id": 43000, "user": "analyst",
+                        "started_seconds_ago": minutes(34), "text": "select 1",
+                        "state": "queued", "queue": "adhoc"});
+    stack.load_cluster(json!({"now": NOW, "frozen": true, "queries": [queued]}));
+    ok(&stack, &[]);
+    assert!(
+        header(&parents(&stack)[0]).contains("waiting in its queue for 34 min"),
+        "{}",
+        stack.rendered_channel()
+    );
+    // It leaves the queue and runs: the same query, followed by its SYS id.
+    let mut running = queued.clone();
+    running["state"] = json!("running");
+    running["queued_seconds"] = json!(minutes(34));
+    running["started_seconds_ago"] = json!(minutes(36));
+    stack.load_cluster(json!({"now": NOW, "frozen": true, "queries": [running]}));
+    let summary = ok(&stack, &[]);
+    assert_eq!(summary["thread"]["posted"], 0, "{summary}");
+    let channel = parents(&stack);
+    assert_eq!(channel.len(), 1);
+    assert!(
+        header(&channel[0]).contains("running for 36 min"),
+        "{}",
+        header(&channel[0])
+    );
+}

@@ -27,6 +27,8 @@ pub struct LongQuery {
     pub queue: Option<String>,
     /// Its query id is `SYS_QUERY_HISTORY`'s, not `SVV_QUERY_INFLIGHT`'s.
     pub sys_id: bool,
+    /// Its id in `SYS_QUERY_HISTORY`, when known: the same from queued to running.
+    pub sys_query_id: Option<i64>,
 }
 
 /// A row that could not be read.
@@ -57,17 +59,18 @@ struct Columns {
     elapsed_minutes: usize,
     query_text: usize,
     text_truncated: usize,
-    /// Optional, like the four below: results of older statements may lack them.
+    /// Optional, like the five below: results of older statements may lack them.
     past_threshold_total: Option<usize>,
     state: Option<usize>,
     queue_seconds: Option<usize>,
     queue: Option<usize>,
     sys_id: Option<usize>,
+    sys_query_id: Option<usize>,
     /// Which check a row belongs to; rows of the side checks are theirs to read.
     row_kind: Option<usize>,
 }
 
-const _: () = assert!(COLUMNS.len() == 12);
+const _: () = assert!(COLUMNS.len() == 13);
 
 /// Reads every row. Only a missing column fails the whole result: then no row can be read.
 pub fn read(set: &ResultSet) -> Result<Rows, MissingColumn> {
@@ -84,6 +87,7 @@ pub fn read(set: &ResultSet) -> Result<Rows, MissingColumn> {
         queue_seconds: set.column(COLUMNS[9]),
         queue: set.column(COLUMNS[10]),
         sys_id: set.column(COLUMNS[11]),
+        sys_query_id: set.column(COLUMNS[12]),
         row_kind: set.column("row_kind"),
     };
     let mut rows = Rows::default();
@@ -153,6 +157,9 @@ fn read_row<'a>(columns: &Columns, cell: &impl Fn(usize) -> &'a Cell) -> Result<
             .flag()
             .map_err(named("sys_id"))?
             .unwrap_or(false),
+        sys_query_id: optional(columns.sys_query_id)
+            .long()
+            .map_err(named("sys_query_id"))?,
         user: cell(columns.user_name)
             .text()
             .map_err(named("user_name"))?

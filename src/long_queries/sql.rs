@@ -30,7 +30,7 @@ pub enum Clock {
 }
 
 /// Columns every variant returns, in this order.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "user_name",
     "pid",
     "query_id",
@@ -43,6 +43,7 @@ pub const COLUMNS: [&str; 12] = [
     "queue_seconds",
     "queue",
     "sys_id",
+    "sys_query_id",
 ];
 
 /// Queries whose elapsed whole minutes lie in `[:min_minutes, :max_minutes)`, oldest first (at
@@ -52,7 +53,10 @@ pub const COLUMNS: [&str; 12] = [
 /// queue and which queue.
 ///
 /// Inflight: `DISTINCT` first, as the view can list a query once per slice, which would repeat
-/// its chunks; the queue facts come from `STV_WLM_QUERY_STATE`. `SVV_QUERY_INFLIGHT` never lists
+/// its chunks; the queue facts come from `STV_WLM_QUERY_STATE`, and the query's id in the SYS
+/// views (`sys_query_id`) from its session's running row there (a session runs one query at a
+/// time): that id stays the same from queued to running, where the inflight id only exists once
+/// it runs, so thread mode follows a query by it. `SVV_QUERY_INFLIGHT` never lists
 /// a queued query (it is not on the slices yet), so queued ones come from `SYS_QUERY_HISTORY`,
 /// whose query ids are its own (`sys_id`). Both: `LEFT JOIN pg_user`, so a query whose user was
 /// dropped still shows, with a NULL name; and the queries are joined to the totals, not the
@@ -112,7 +116,8 @@ more_text AS (
            s.state,
            s.queue_seconds,
            s.queue,
-           TRUE AS sys_id
+           TRUE AS sys_id,
+           s.query_id AS sys_query_id
     FROM {from} s
     LEFT JOIN more_text m ON m.query_id = s.query_id"
         )
@@ -153,6 +158,12 @@ per_query AS (
     FROM inflight
     GROUP BY userid, query, pid, starttime
 ),
+session_query AS (
+    SELECT session_id, MAX(query_id) AS query_id
+    FROM sys_query_history
+    WHERE status IN ('running', 'returning')
+    GROUP BY session_id
+),
 wlm AS (
     SELECT w.query,
            LOWER(TRIM(w.state)) AS state,
@@ -172,9 +183,11 @@ wlm AS (
            COALESCE(w.state, 'running') AS state,
            w.queue_seconds,
            w.queue,
-           FALSE AS sys_id
+           FALSE AS sys_id,
+           sq.query_id AS sys_query_id
     FROM per_query p
-    LEFT JOIN wlm w ON w.query = p.query{queued_union}
+    LEFT JOIN wlm w ON w.query = p.query
+    LEFT JOIN session_query sq ON sq.session_id = p.pid{queued_union}
 ),"
             )
         }
@@ -221,7 +234,8 @@ candidates AS (
            r.state AS state,
            r.queue_seconds AS queue_seconds,
            r.queue AS queue,
-           r.sys_id AS sys_id
+           r.sys_id AS sys_id,
+           r.sys_query_id AS sys_query_id
     FROM totals t
     LEFT JOIN reported r ON TRUE
     LEFT JOIN pg_user u ON u.usesysid = r.user_id
@@ -309,6 +323,7 @@ SELECT {user} AS user_name,
        CAST(NULL AS BIGINT) AS queue_seconds,
        CAST(NULL AS VARCHAR(64)) AS queue,
        CAST(NULL AS BOOLEAN) AS sys_id,
+       CAST(NULL AS BIGINT) AS sys_query_id,
        '{kind}' AS row_kind,
        {}
 FROM {from}",

@@ -101,8 +101,10 @@ pub struct Tracked {
     pub start: i64,
     /// When a run first saw it past its threshold (seconds since the epoch).
     pub seen_running: i64,
-    /// Its query id is a SYS view's (`SYS_QUERY_HISTORY`), not `SVV_QUERY_INFLIGHT`'s.
+    /// Its key's query id is a SYS view's (`SYS_QUERY_HISTORY`), not `SVV_QUERY_INFLIGHT`'s.
     pub sys_id: bool,
+    /// The query id its messages show (the one its views gave when it was first seen).
+    pub shown_query_id: i64,
 }
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ mod tests {
             start: 0,
             seen_running: 0,
             sys_id: false,
+            shown_query_id: 0,
         }
     }
 

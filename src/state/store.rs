@@ -97,6 +97,7 @@ pub struct NewItem<'a> {
     pub start: i64,
     pub seen_running: i64,
     pub sys_id: bool,
+    pub shown_query_id: i64,
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -208,6 +209,7 @@ impl Store {
             .item("start", n(new.start))
             .item("seen_running", n(new.seen_running))
             .item("sys_id", AttributeValue::Bool(new.sys_id))
+            .item("shown_query_id", n(new.shown_query_id))
             .item("expires_at", n(now + ITEM_TTL_SECONDS))
             .condition_expression("attribute_not_exists(sk)");
         if let Some(user) = new.user {
@@ -380,8 +382,10 @@ fn read_item(item: &HashMap<String, AttributeValue>) -> Option<Tracked> {
         },
         _ => return None,
     };
+    let key = QueryKey::parse(&text("sk")?)?;
     Some(Tracked {
-        key: QueryKey::parse(&text("sk")?)?,
+        key,
+        shown_query_id: number("shown_query_id").unwrap_or(key.query_id),
         phase,
         user: text("user"),
         start: number("start")?,
@@ -500,6 +504,7 @@ mod tests {
             start: 1,
             seen_running: 2,
             sys_id: false,
+            shown_query_id: 10,
         };
         let key = QueryKey {
             pid: 1,

@@ -309,10 +309,12 @@ impl<H: HttpPost> Run<'_, H> {
     }
 }
 
+/// A query is followed by its SYS id where known: it is the same while the query waits in its
+/// queue and once it runs, where `SVV_QUERY_INFLIGHT`'s id only exists once it runs.
 fn key_of(q: &LongQuery) -> QueryKey {
     QueryKey {
         pid: q.pid,
-        query_id: q.query_id,
+        query_id: q.sys_query_id.unwrap_or(q.query_id),
     }
 }
 

@@ -8,7 +8,6 @@ use crate::error::Error;
 use crate::long_queries::ended::{self, Found, Sought};
 use crate::long_queries::thread::{self as layout, Status};
 use crate::long_queries::LongQuery;
-use crate::model::Views;
 use crate::redshift::RedshiftError;
 use crate::slack::delivery::DeliveryError;
 use crate::slack::http::HttpPost;
@@ -98,11 +97,8 @@ impl<H: HttpPost> Run<'_, H> {
                     start: query.start_time.as_second(),
                     // The cluster's clock, as the statement measured it.
                     seen_running: query.start_time.as_second() + query.elapsed_minutes * 60,
-                    sys_id: self
-                        .settings
-                        .query_source
-                        .views_on(&self.secret.connection.target)
-                        == Some(Views::Sys),
+                    sys_id: query.sys_query_id.is_some(),
+                    shown_query_id: query.query_id,
                 };
                 self.counts.state_writes += 1;
                 let claimed = self
@@ -292,7 +288,7 @@ impl<H: HttpPost> Run<'_, H> {
         let query = LongQuery {
             user: item.user.clone(),
             pid: item.key.pid,
-            query_id: item.key.query_id,
+            query_id: item.shown_query_id,
             start_time: start,
             elapsed_minutes: ran,
             text_truncated: text.as_ref().is_some_and(|t| t.chars().count() >= 4000),
