@@ -28,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Run one check now and print its JSON summary on stdout (exit 1 on failure, 2 on bad
     /// settings).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Serve Lambda invocations (the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
 }
@@ -221,7 +221,7 @@ mod tests {
         let mut all = vec!["x", "check"];
         all.extend_from_slice(args);
         match Cli::try_parse_from(all).unwrap().command {
-            Some(Command::Check(args)) => args,
+            Some(Command::Check(args)) => *args,
             other => panic!("check expected, got {other:?}"),
         }
     }

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Check(args)) => {
             redshift_long_query_alert::logging::init_cli();
-            cli::run(args).await
+            cli::run(*args).await
         }
         Some(Command::Lambda) => lambda::main().await,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => lambda::main().await,
