@@ -60,7 +60,7 @@ fn pile_up(kind: &str) -> Value {
     scenario
 }
 
-fn query<'a>(summary: &'a Value, pid: i64) -> &'a Value {
+fn query(summary: &Value, pid: i64) -> &Value {
     summary["queries"]
         .as_array()
         .unwrap()
