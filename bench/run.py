@@ -621,6 +621,7 @@ class TimedConnection:
 
     def __init__(self, con):
         self.con, self.load_s, self.loads, self.last_sql = con, 0.0, 0, None
+        self.views = set()
 
     def execute(self, sql, *args):
         started = time.perf_counter()
@@ -628,6 +629,7 @@ class TimedConnection:
         if sql.startswith("CREATE OR REPLACE TABLE"):
             self.load_s += time.perf_counter() - started
             self.loads += 1
+            self.views.add(sql.split('"')[1])
         else:
             self.last_sql = sql
         return answer
@@ -636,45 +638,58 @@ class TimedConnection:
         return getattr(self.con, name)
 
 
-def engine_replay(scenario, request, runs):
-    """The stand-in's work on the statement, replayed here on the same cluster model: the
-    recorded ExecuteStatement (SQL, parameters, user) through a fresh `sqlexec.Engine`, one
-    warm-up and `runs` timed replays, each on a freshly loaded model. Returns the medians of
-    the whole execution (sqlglot reading and rewriting the SQL, the view tables rebuilt, DuckDB)
-    and of DuckDB alone running the rewritten statement over the loaded views (execute and
-    fetch), which is the part closest to Redshift's own work; plus the rows it returned."""
+def engine_replay(scenario, requests, runs):
+    """The stand-in's work on each variant's statement, replayed here on the same cluster model:
+    the recorded ExecuteStatement (SQL, parameters, user) through one `sqlexec.Engine`, a
+    warm-up of each, then `runs` rounds, the variants taking turns (so a busy moment of the
+    machine hits both), each statement on a freshly loaded model. Per variant, medians of the
+    whole execution (sqlglot reading and rewriting the SQL, the view tables rebuilt, DuckDB),
+    wall and CPU time of this process, and of DuckDB alone running the rewritten statement over
+    the views just loaded (execute and fetch), the part closest to Redshift's own work; plus the
+    rows it returned."""
     import sqlexec  # the stand-in's engine (duckdb, sqlglot): only this phase needs it
 
     engine = sqlexec.Engine()
     timed = TimedConnection(engine.con)
     engine.con = timed
-    params = {p["name"]: p["value"] for p in request.get("Parameters") or []}
-    user, database = request.get("DbUser") or "awsuser", request["Database"]
-    totals, loads, views, duck, rows = [], [], [], [], None
+    got = {v: collections.defaultdict(list) for v in requests}
     for n in range(runs + 1):
-        cluster = redshift_model.Cluster.from_scenario(scenario)
-        timed.load_s, timed.loads = 0.0, 0
-        started = time.perf_counter()
-        run = engine.execute(cluster, request["Sql"], params, user, database)
-        elapsed = time.perf_counter() - started
-        if run.error:
-            raise RuntimeError(f"the replayed statement failed: {run.error}")
-        started = time.perf_counter()
-        timed.con.execute(timed.last_sql).fetchall()
-        duck_s = time.perf_counter() - started
-        if n:  # the first is the warm-up
-            totals.append(elapsed)
-            loads.append(timed.load_s)
-            views.append(timed.loads)
-            duck.append(duck_s)
-        rows = len(run.records)
-    return {"engine_ms": median(totals) * 1000, "engine_all": [t * 1000 for t in totals],
-            "view_load_ms": median(loads) * 1000, "views_loaded": median(views),
-            "duckdb_ms": median(duck) * 1000, "duckdb_all": [t * 1000 for t in duck],
-            "rows": rows}
+        order = list(requests) if n % 2 == 0 else list(requests)[::-1]
+        for variant in order:
+            request, g = requests[variant], got[variant]
+            params = {p["name"]: p["value"] for p in request.get("Parameters") or []}
+            cluster = redshift_model.Cluster.from_scenario(scenario)
+            timed.load_s, timed.loads, timed.views = 0.0, 0, set()
+            wall, cpu = time.perf_counter(), time.process_time()
+            run = engine.execute(cluster, request["Sql"], params,
+                                 request.get("DbUser") or "awsuser", request["Database"])
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            if run.error:
+                raise RuntimeError(f"the replayed statement failed: {run.error}")
+            duck_wall, duck_cpu = time.perf_counter(), time.process_time()
+            timed.con.execute(timed.last_sql).fetchall()
+            duck_wall, duck_cpu = time.perf_counter() - duck_wall, time.process_time() - duck_cpu
+            g["rows"] = len(run.records)
+            g["view_names"] = sorted(timed.views)
+            if n == 0:
+                continue  # the warm-up
+            g["engine"].append(wall * 1000)
+            g["engine_cpu"].append(cpu * 1000)
+            g["load"].append(timed.load_s * 1000)
+            g["views"].append(timed.loads)
+            g["duck"].append(duck_wall * 1000)
+            g["duck_cpu"].append(duck_cpu * 1000)
+    return {variant: {
+        "engine_ms": median(g["engine"]), "engine_all": g["engine"],
+        "engine_cpu_ms": median(g["engine_cpu"]),
+        "view_load_ms": median(g["load"]), "views_loaded": median(g["views"]),
+        "duckdb_ms": median(g["duck"]), "duckdb_all": g["duck"],
+        "duckdb_cpu_ms": median(g["duck_cpu"]), "replay_rows": g["rows"],
+        "views": g["view_names"],
+    } for variant, g in got.items()}
 
 
-def measure_diagnostics(fn, stack, runs):
+def measure_diagnostics(fn, stack, runs, replay_runs):
     """Warm invocations over each case, with the side checks on (the secret's default, no
     `checks` key) and off (`{"checks": []}` in the event), alternating which goes first. The
     cluster model is reloaded before each run (the statement enters its history); the script is
@@ -733,14 +748,16 @@ def measure_diagnostics(fn, stack, runs):
                 if n == runs - 1:
                     g["request"] = execute[0]["request"] if execute else None
         out[case] = {}
+        log(f"rust: diagnostics {case}: the stand-in's engine on both statements "
+            f"x{replay_runs}")
+        replays = engine_replay(diag_scenario(case, now),
+                                {v: g["request"] for v, g in got.items()}, replay_runs)
         for variant, g in got.items():
             ops = sorted({op for run in g["ops"] for op in run})
             odd = [run for run in g["ops"] if run.get("ExecuteStatement", 0) != 1]
             if odd:
                 log(f"diagnostics {case}, checks {variant}: {len(odd)} run(s) without exactly one "
                     f"ExecuteStatement: {odd[0]}")
-            log(f"rust: diagnostics {case}, checks {variant}: the stand-in's engine x{runs}")
-            replay = engine_replay(diag_scenario(case, now), g["request"], runs)
             out[case][variant] = {
                 "wall_ms": median(g["wall"]), "all": g["wall"], "cpu_ms": median(g["cpu"]) * 1000,
                 "data_api_calls": {op: median([run.get(op, 0) for run in g["ops"]]) for op in ops},
@@ -752,7 +769,7 @@ def measure_diagnostics(fn, stack, runs):
                 "slack_posts": median(g["posts"]),
                 "found": g["summary"][-1],
                 "sql_chars": len(g["request"]["Sql"]) if g["request"] else None,
-                **replay,
+                **replays[variant],
             }
     fn.stop()
     return out
@@ -764,7 +781,7 @@ def report_diagnostics(diag, out):
           "event; no scripted delay for either):", file=out)
     rows = [("case", "checks", "wall (ms)", "CPU (ms)", "Data API calls",
              "Execute -> next call (ms)", "wall less it (ms)", "rows / bytes",
-             "engine / views / DuckDB (ms)", "Slack posts", "found")]
+             "engine / views / DuckDB (ms)", "DuckDB CPU (ms)", "Slack posts", "found")]
     for case, label in DIAG_CASES:
         for variant in ("on", "off"):
             d = diag.get(case, {}).get(variant)
@@ -780,6 +797,7 @@ def report_diagnostics(diag, out):
                          f"{fmt(d['result_rows'], 0)} / {fmt(d['result_bytes'], 0)}",
                          f"{fmt(d['engine_ms'])} / {fmt(d['view_load_ms'])} "
                          f"({fmt(d['views_loaded'], 0)}) / {fmt(d['duckdb_ms'])}",
+                         fmt(d["duckdb_cpu_ms"]),
                          fmt(d["slack_posts"], 0), found))
         on, off = diag.get(case, {}).get("on"), diag.get(case, {}).get("off")
         if on and off:
@@ -790,7 +808,8 @@ def report_diagnostics(diag, out):
                          f"{fmt(on['result_rows'] - off['result_rows'], 0)} rows",
                          f"{fmt(on['engine_ms'] - off['engine_ms'])} / "
                          f"{fmt(on['view_load_ms'] - off['view_load_ms'])} / "
-                         f"{fmt(on['duckdb_ms'] - off['duckdb_ms'])}", "", ""))
+                         f"{fmt(on['duckdb_ms'] - off['duckdb_ms'])}",
+                         fmt(on["duckdb_cpu_ms"] - off["duckdb_cpu_ms"]), "", ""))
     print_table(rows, out)
     print("  Execute -> next call: from ExecuteStatement's arrival at the stand-in to the run's next "
           "call (the stand-in runs the SQL inside ExecuteStatement, then the function's first "
@@ -800,7 +819,8 @@ def report_diagnostics(diag, out):
     print("  engine / views / DuckDB: the stand-in's engine on the recorded statement, replayed "
           "here on the same model: the whole execution (sqlglot + view tables + DuckDB), the "
           "view tables rebuilt from the model (how many), and DuckDB alone running the "
-          "rewritten statement: a proxy for Redshift's added work, not a Redshift figure",
+          "rewritten statement (its CPU time beside): a proxy for Redshift's added work, not "
+          "a Redshift figure",
           file=out)
     for case, _label in DIAG_CASES:
         for variant in ("on", "off"):
@@ -1130,6 +1150,7 @@ def main():
     thread_runs = 3 if args.quick else 7
     thread_items = [0, 1000]
     diag_runs = 3 if args.quick else 9
+    replay_runs = 3 if args.quick else 21  # the stand-in's engine, replayed (cheap)
     if args.quick:
         scales = [s[:4] + (2,) for s in scales if s[1] < 2000]
     if args.scales:
@@ -1210,7 +1231,7 @@ def main():
         if "diagnostics" in phases:
             log(f"rust: diagnostics, checks on and off, x{diag_runs} each")
             results["rust"]["diagnostics"] = measure_diagnostics(functions["rust"], stack,
-                                                                 diag_runs)
+                                                                 diag_runs, replay_runs)
     finally:
         for fn in functions.values():
             fn.stop()
@@ -1222,7 +1243,7 @@ def main():
           f"binary {args.rust_bin}\n"
           f"{m['nproc']} x {m['cpu']}, {m['mem_gib']} GiB, medians "
           f"(init x{init_runs['rust']}/{init_runs['python']}, overhead x{overhead_runs}, "
-          f"thread x{thread_runs}, diagnostics x{diag_runs}); "
+          f"thread x{thread_runs}, diagnostics x{diag_runs}, engine replays x{replay_runs}); "
           f"{results['bench_seconds']} s\n")
     report(results)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

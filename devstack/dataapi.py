@@ -212,12 +212,23 @@ class State:
             self.client_tokens = {}
             self.calls = []
             self.cluster = redshift_model.Cluster()
+            # SecretArn -> the database user its credentials log in as (the secret's `username`).
+            self.secret_users = {}
 
     def set_script_locked(self, script):
         self.script = script
         # Fault counters count down globally from the moment they are scripted.
         self.throttle_left = dict(script["throttle"])
         self.server_errors_left = dict(script["server_errors"])
+
+    def database_user(self, req):
+        """Who a statement runs as: DbUser (temporary credentials), else the user registered for
+        its SecretArn (POST /_control/secret_users), else `awsuser`. Called with the lock held."""
+        if req.get("DbUser"):
+            return req["DbUser"]
+        if req.get("SecretArn"):
+            return self.secret_users.get(req["SecretArn"], "awsuser")
+        return "awsuser"
 
     # ----- operations (called with the request dict) --------------------
     def find(self, request):
@@ -251,10 +262,10 @@ class State:
             if st is None:
                 st = Statement(req, self.script)
             cluster = self.cluster
+            user = self.database_user(req)
         if st.executes and st.execution is None:
             # Outside the state lock: other calls go on while the engine works.
             params = {p["name"]: p["value"] for p in req.get("Parameters") or []}
-            user = req.get("DbUser") or "awsuser"
             st.execution = self.engine.execute(cluster, sql, params, user, req["Database"])
             st.pid = st.execution.pid
         with self.lock:
@@ -415,6 +426,9 @@ class DataApiHandler(Handler):
 
         # Record at arrival so the list is in arrival order; status filled later.
         call = {"operation": op, "request": request, "at": time.time(), "status": None}
+        if op == "ExecuteStatement" and isinstance(request, dict):
+            # The identity asked for, and (once it ran against the model) the user it ran as.
+            call.update(db_user=request.get("DbUser"), secret_arn=request.get("SecretArn"), ran_as=None)
         with state.lock:
             state.calls.append(call)
             stall_ms = state.script["stall_ms"].get(op, 0)
@@ -436,7 +450,12 @@ class DataApiHandler(Handler):
             status, body = 200, State.HANDLERS[op](state, request)
         except ApiError as err:
             status, body = err.status, {"__type": err.error_type, "message": err.message}
-        call["status"] = status
+        with state.lock:
+            if op == "ExecuteStatement" and status == 200:
+                st = state.statements.get(body["Id"])
+                call["statement_id"] = body["Id"]
+                call["ran_as"] = st.execution.user if st is not None and st.execution is not None else None
+            call["status"] = status
         self.answer(status, body)
 
     # ----- control API --------------------------------------------------
@@ -456,6 +475,8 @@ class DataApiHandler(Handler):
             with state.lock:
                 calls = [dict(c) for c in state.calls]
             return self.send_json(200, calls)
+        if path == "/_control/secret_users":
+            return self.secret_users(state)
         if self.command == "GET" and path == "/_control/statements":
             # Debug aid: what the server thinks of each statement right now.
             with state.lock:
@@ -464,6 +485,27 @@ class DataApiHandler(Handler):
         if path.startswith(("/_control/cluster", "/_control/clock", "/_control/queries", "/_control/sessions")):
             return self.cluster_control(state, path)
         return self.common_control(state, path)
+
+    def secret_users(self, state):
+        """POST: {"<secret arn>": "<database user>", ...} replaces the map; GET returns it."""
+        if self.command == "GET":
+            self.read_body()
+            with state.lock:
+                return self.send_json(200, dict(state.secret_users))
+        if self.command != "POST":
+            self.read_body()
+            return self.send_json(405, {"error": "use GET or POST"})
+        try:
+            body = self.read_json()
+        except ValueError:
+            return self.send_json(400, {"error": "the body is not JSON"})
+        if not isinstance(body, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v.strip() for k, v in body.items()
+        ):
+            return self.send_json(400, {"error": 'secret_users must be {"<secret arn>": "<database user>"}'})
+        with state.lock:
+            state.secret_users = dict(body)
+        return self.send_json(200, {"ok": True, "secret_users": len(body)})
 
     def cluster_control(self, state, path):
         """The cluster model: load a scenario, read it, move its clock, add and end queries and

@@ -206,6 +206,10 @@ class Query:
         self.end = None
         self.error = None
         self.returned_rows = 0
+        # Who ended it, when a statement did (CANCEL, pg_cancel_backend, pg_terminate_backend):
+        # that statement's database user and query id. For tests; Redshift keeps no such record.
+        self.cancelled_by = None
+        self.cancelled_by_query_id = None
 
     def queue_time(self, now):
         """Time spent in the WLM queue up to `now` (or the end), never more than the elapsed time."""
@@ -227,7 +231,10 @@ class Query:
                 transaction_start=iso(self.txn_start), locks=[lock.to_json(cluster) for lock in self.locks],
             )
         else:
-            out.update(outcome=self.outcome, end_time=iso(self.end), error=self.error)
+            out.update(
+                outcome=self.outcome, end_time=iso(self.end), error=self.error,
+                cancelled_by=self.cancelled_by, cancelled_by_query_id=self.cancelled_by_query_id,
+            )
         return out
 
 
@@ -726,13 +733,14 @@ class Cluster:
         self.sessions.remove(session)
 
     # ----- life of a query --------------------------------------------------------------------
-    def end_query(self, pid, outcome, error=None):
-        """The query running on `pid` leaves the in-flight views for the history, ended now."""
+    def end_query(self, pid, outcome, error=None, by=None):
+        """The query running on `pid` leaves the in-flight views for the history, ended now.
+        `by`: the statement (a Query) that ended it, recorded as `cancelled_by`."""
         if outcome not in OUTCOMES:
             raise ScenarioError(f"outcome must be one of {list(OUTCOMES)}")
         for query in self.inflight:
             if query.pid == pid:
-                return self.finish(query, outcome, error)
+                return self.finish(query, outcome, error, by=by)
         raise ScenarioError(f"no query runs on pid {pid}")
 
     def end_from(self, raw):
@@ -742,12 +750,14 @@ class Cluster:
             raise ScenarioError("end: pid is required")
         return self.end_query(_int(raw, "pid", "end", 1), raw.get("outcome", "success"), raw.get("error"))
 
-    def finish(self, query, outcome, error=None, end=None):
+    def finish(self, query, outcome, error=None, end=None, by=None):
         """The query ends, and its transaction with it (the model does not keep a transaction
-        open past its query): its locks are released."""
+        open past its query): its locks are released. `by`: the statement that ended it."""
         self.inflight.remove(query)
         self.release(query)
         query.outcome, query.end, query.error = outcome, end or self.now(), error
+        if by is not None:
+            query.cancelled_by, query.cancelled_by_query_id = by.user_name, by.query_id
         self.history.append(query)
         return query
 

@@ -319,6 +319,69 @@ class DataApiTest(ServerCase):
         ended = [q for q in self.control("GET", "/_control/cluster")["history"] if q["pid"] == 4242]
         self.assertEqual(ended[0]["outcome"], "cancelled")
 
+    CANCEL_SQL = ("SELECT pg_cancel_backend(session_id) AS cancelled FROM sys_query_history "
+                  "WHERE session_id = CAST(:pid AS INTEGER) AND query_id = CAST(:query_id AS BIGINT) "
+                  "AND status IN ('running', 'queued', 'returning')")
+
+    def cancel_params(self, pid=4242, query_id=9001):
+        return [{"name": "pid", "value": str(pid)}, {"name": "query_id", "value": str(query_id)}]
+
+    def test_pg_cancel_backend_runs_as_the_cancel_identity_and_is_recorded(self):
+        self.control("POST", "/_control/cluster", {
+            "now": "2026-11-28T09:45:30Z", "frozen": True, "monitor_pid": 777,
+            "queries": [{"pid": 4242, "query_id": 9001, "user": "alice", "started_seconds_ago": 3000,
+                         "locks": [{"table": "sales.orders", "mode": "AccessExclusiveLock"}]},
+                        {"pid": 4243, "query_id": 9002, "user": "bob",
+                         "locks": [{"table": "sales.orders", "mode": "AccessShareLock", "granted": False}]}]})
+        self.finished(self.execute("select 1"))  # the monitor (DbUser alerter)
+        sid = self.execute(self.CANCEL_SQL, DbUser="canceller", Parameters=self.cancel_params())
+        out = self.finished(sid)
+        self.assertEqual((out["Status"], out["HasResultSet"], out["ResultRows"], out["DbUser"]), ("FINISHED", True, 1, "canceller"))
+        status, page = self.api("GetStatementResult", {"Id": sid})
+        self.assertEqual(status, 200, page)
+        self.assertEqual(page["Records"], [[{"longValue": 1}]])
+        self.assertEqual([(c["name"], c["typeName"]) for c in page["ColumnMetadata"]], [("cancelled", "int4")])
+        cluster = self.control("GET", "/_control/cluster")
+        ended = next(q for q in cluster["history"] if q["pid"] == 4242)
+        statement = cluster["history"][-1]
+        self.assertEqual((statement["user"], statement["outcome"], statement["cancelled_by"]), ("canceller", "success", None))
+        self.assertEqual((ended["outcome"], ended["cancelled_by"], ended["cancelled_by_query_id"]),
+                         ("cancelled", "canceller", statement["query_id"]))
+        self.assertEqual([(q["pid"], [lk["granted"] for lk in q["locks"]]) for q in cluster["queries"]], [(4243, [True])])
+        self.assertEqual(self.rows("SELECT RTRIM(status) FROM sys_query_history WHERE query_id = 9001"), [["canceled"]])
+        calls = [c for c in self.control("GET", "/_control/calls") if c["operation"] == "ExecuteStatement"]
+        self.assertEqual([(c["db_user"], c["secret_arn"], c["ran_as"]) for c in calls],
+                         [("alerter", None, "alerter"), ("canceller", None, "canceller"), ("alerter", None, "alerter")])
+        self.assertEqual(calls[1]["statement_id"], sid)
+        # The query ended: a second click cancels nothing.
+        again = self.execute(self.CANCEL_SQL, DbUser="canceller", Parameters=self.cancel_params())
+        self.assertEqual(self.finished(again)["ResultRows"], 0)
+
+    def test_a_secret_arn_runs_as_the_user_registered_for_it(self):
+        arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redshift-cancel-AbCdEf"
+        self.assertEqual(self.control("POST", "/_control/secret_users", {arn: "canceller"}), {"ok": True, "secret_users": 1})
+        self.assertEqual(self.control("GET", "/_control/secret_users"), {arn: "canceller"})
+        self.control("POST", "/_control/cluster", {"kind": "serverless", "queries": [{"pid": 4242, "query_id": 9001}]})
+        serverless = {"WorkgroupName": "wg", "Database": "dev"}
+        status, out = self.api("ExecuteStatement", {"Sql": self.CANCEL_SQL, "SecretArn": arn, **serverless,
+                                                    "Parameters": self.cancel_params()})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(self.finished(out["Id"])["ResultRows"], 1)
+        status, out = self.api("ExecuteStatement", {"Sql": "select 1", **serverless})  # neither: awsuser
+        self.assertEqual(status, 200, out)
+        calls = [c for c in self.control("GET", "/_control/calls") if c["operation"] == "ExecuteStatement"]
+        self.assertEqual([(c["db_user"], c["secret_arn"], c["ran_as"]) for c in calls], [(None, arn, "canceller"), (None, None, "awsuser")])
+        ended = next(q for q in self.control("GET", "/_control/cluster")["history"] if q["pid"] == 4242)
+        self.assertEqual((ended["outcome"], ended["cancelled_by"]), ("cancelled", "canceller"))
+        # A scripted outcome does not run: ran_as stays null. A bad map is refused; reset clears it.
+        self.control("POST", "/_control/script", {"outcome": "failed"})
+        self.execute("select 1")
+        self.assertIsNone(self.control("GET", "/_control/calls")[-1]["ran_as"])
+        for bad in ({arn: ""}, {arn: 5}, ["x"]):
+            self.assertEqual(request(self.port, "POST", "/_control/secret_users", bad)[0], 400, bad)
+        self.control("POST", "/_control/reset", {})
+        self.assertEqual(self.control("GET", "/_control/secret_users"), {})
+
     def test_repeat_next_token(self):
         self.control("POST", "/_control/cluster", self.SCENARIO)
         self.control("POST", "/_control/script", {"repeat_next_token": True, "page_size": 1})
@@ -717,6 +780,111 @@ class SlackWebApiTest(ServerCase):
         self.post(text="back to the default workspace")
         self.assertEqual(len(self.channel()), 1)
         self.assertEqual(self.control("GET", "/_control/received"), [])  # the webhook saw nothing
+
+
+class SlackResponseUrlTest(ServerCase):
+    """slack.py's response URLs (/actions/<id>): recorded, scripted, applied to a registered message."""
+
+    service = "slack"
+    TOKEN = "xoxb-local-test-token"
+    CHANNEL = "C0ALERTS01"
+    RID = "T0001/1234567890/AbCdEfGh"
+    SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "query 4242 running 47 min"}}
+    CANCELLED = {"type": "section", "text": {"type": "mrkdwn", "text": "Cancelled by <@U1>"}}
+
+    def respond(self, body, rid=RID, raw=None):
+        status, headers, data = request(self.port, "POST", f"/actions/{rid}", body, raw=raw,
+                                        headers={"Content-Type": "application/json"})
+        return status, headers, data
+
+    def parent(self):
+        """A parent message posted through the Web API, registered as RID's message; its ts."""
+        status, _, data = request(self.port, "POST", "/api/chat.postMessage",
+                                  {"channel": self.CHANNEL, "text": "Long query", "blocks": [self.SECTION]},
+                                  headers={"Authorization": f"Bearer {self.TOKEN}", "Content-Type": "application/json"})
+        ts = json.loads(data)["ts"]
+        self.assertEqual(self.control("POST", "/_control/responses/register",
+                                      {"id": self.RID, "channel": self.CHANNEL, "ts": ts}), {"ok": True})
+        return ts
+
+    def message(self):
+        return self.control("GET", f"/_control/web/channel?id={self.CHANNEL}")["messages"][0]
+
+    def test_replace_original_replaces_the_registered_message_and_everything_is_recorded(self):
+        ts = self.parent()
+        body = {"replace_original": True, "text": "Cancelled", "blocks": [self.CANCELLED]}
+        status, headers, data = self.respond(body)
+        self.assertEqual((status, json.loads(data)), (200, {"ok": True}))
+        self.assertTrue(headers["Content-Type"].startswith("application/json"))
+        message = self.message()
+        self.assertEqual((message["ts"], message["text"], message["blocks"], message["edits"]),
+                         (ts, "Cancelled", [self.CANCELLED], 1))
+        # An ephemeral answer changes no message; nor does a post to an id nobody registered.
+        ephemeral = {"response_type": "ephemeral", "replace_original": False, "text": "You may not cancel this query"}
+        self.assertEqual(self.respond(ephemeral)[0], 200)
+        self.assertEqual(self.respond(body, rid="T0001/999/other")[0], 200)
+        self.assertEqual(self.message()["edits"], 1)
+        responses = self.control("GET", "/_control/responses")
+        self.assertEqual([(r["path"], r["body"], r["status"], r["applied"]) for r in responses], [
+            (f"/actions/{self.RID}", body, 200, "replaced"),
+            (f"/actions/{self.RID}", ephemeral, 200, None),
+            ("/actions/T0001/999/other", body, 200, "not_registered"),
+        ])
+        self.assertTrue(all(isinstance(r["at"], float) for r in responses))
+        self.assertEqual(self.control("GET", "/_control/received"), [])  # not webhook deliveries
+        self.assertIn("Cancelled by <@U1> (edited)", self.control_text(f"/_control/web/render?channel={self.CHANNEL}"))
+
+    def control_text(self, path):
+        status, _, data = request(self.port, "GET", path)
+        self.assertEqual(status, 200)
+        return data.decode()
+
+    def test_scripted_answers_bad_bodies_and_delete_original(self):
+        self.parent()
+        self.assertEqual(self.control("POST", "/_control/responses/script",
+                                      {"responses": [{"status": 500}, {"delay_ms": 300}, {"status": 200, "body": "ok"}]}),
+                         {"ok": True, "queued": 3})
+        replace = {"replace_original": "true", "text": "Cancelled"}
+        self.assertEqual(self.respond(replace)[0], 500)
+        self.assertEqual(self.message()["edits"], 0)  # a scripted answer applies nothing
+        started = time.monotonic()
+        self.assertEqual(self.respond(replace)[0], 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+        self.assertEqual((self.message()["text"], self.message()["blocks"], self.message()["edits"]), ("Cancelled", [], 1))
+        status, headers, data = self.respond(replace)
+        self.assertEqual((status, data, headers["Content-Type"]), (200, b"ok", "text/plain; charset=utf-8"))
+        for body, raw, error in (({"replace_original": True}, None, "no_text"), ({}, None, "no_text"),
+                                 (None, b"not json", "invalid_payload")):
+            status, _, data = self.respond(body, raw=raw)
+            self.assertEqual((status, json.loads(data)), (400, {"ok": False, "error": error}))
+        status, _, data = self.respond({"delete_original": True})
+        self.assertEqual((status, json.loads(data)), (200, {"ok": True}))
+        self.assertTrue(self.message()["deleted"])
+        self.assertEqual(self.respond(replace)[0], 200)
+        applied = [(r["status"], r["applied"]) for r in self.control("GET", "/_control/responses")]
+        self.assertEqual(applied, [(500, None), (200, "replaced"), (200, None), (400, None), (400, None), (400, None),
+                                   (200, "deleted"), (200, "message_not_found")])
+        self.assertEqual(request(self.port, "GET", f"/actions/{self.RID}")[0], 405)
+
+    def test_control_requests_are_checked_and_reset_clears_them(self):
+        for path, body in (
+            ("/_control/responses/script", {"responses": [{"stauts": 500}]}),
+            ("/_control/responses/script", {"responses": [{"body": "x"}]}),
+            ("/_control/responses/script", {"responses": [{"delay_ms": -1}]}),
+            ("/_control/responses/script", {"responses": "none"}),
+            ("/_control/responses/register", {"id": self.RID, "channel": self.CHANNEL}),
+            ("/_control/responses/register", {"id": self.RID, "channel": self.CHANNEL, "ts": "1.1", "x": 1}),
+        ):
+            status, _, data = request(self.port, "POST", path, body)
+            self.assertEqual(status, 400, (path, body))
+            self.assertTrue(json.loads(data)["error"])
+        self.parent()
+        self.control("POST", "/_control/responses/script", {"responses": [{"status": 500}]})
+        self.respond({"text": "hello"})
+        self.control("POST", "/_control/reset", {})
+        self.assertEqual(self.control("GET", "/_control/responses"), [])
+        self.assertEqual(self.respond({"replace_original": True, "text": "x"})[0], 200)  # the script is gone
+        self.assertEqual(self.control("GET", "/_control/responses")[0]["applied"], "not_registered")
 
 
 # --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Why: tests must see exactly what the Lambda would post to Slack, and must be
 able to make Slack misbehave (429 with Retry-After, 5xx, slow answers, dropped
 connections) without a real workspace.
 
-Webhook: any POST to a path not under /_control or /api/ is a webhook delivery, e.g.
+Webhook: any POST to a path not under /_control, /api/ or /actions/ is a webhook delivery, e.g.
 ``/services/T000/B000/XXXX``. Scripted responses (``POST /_control/script``)
 are consumed first, one per attempt; when none are left the payload is checked
 the way Slack checks it and answered ``200 ok`` or ``400 invalid_payload`` /
@@ -30,7 +30,13 @@ the messages posted so far. Control endpoints, JSON:
 - ``GET /_control/web/channel?id=C`` (parents with nested replies), ``GET /_control/web/calls``
   (every call in arrival order), ``GET /_control/web/render?channel=C`` (text/plain, as read in Slack).
 
-``POST /_control/reset`` resets both halves. Details: devstack/README.md.
+Response URLs (slack_web.py): ``POST /actions/<id>`` is a post to an interaction's
+``response_url``: recorded (``GET /_control/responses``), answered ``{"ok": true}`` or as scripted
+(``POST /_control/responses/script`` ``{"responses": [{"status": n, "body": ...} | {"delay_ms": n}]}``),
+and with ``replace_original`` / ``delete_original`` applied to the message registered for that id
+(``POST /_control/responses/register`` ``{"id", "channel", "ts"}``).
+
+``POST /_control/reset`` resets all of it. Details: devstack/README.md.
 
 Usage: python3 devstack/slack.py --port 0   # prints "READY <port>"
 """
@@ -40,7 +46,7 @@ import threading
 import time
 
 from _httpbase import Handler, serve
-from slack_web import WebApiMixin, WebState
+from slack_web import ACTIONS, WebApiMixin, WebState
 
 TEXT = "text/plain; charset=utf-8"
 MAX_BLOCKS = 50
@@ -132,6 +138,8 @@ class SlackHandler(WebApiMixin, Handler):
     def serve(self, state, path):
         if path.startswith("/api/"):
             return self.serve_web(state.web, path)
+        if path.startswith(ACTIONS):
+            return self.serve_response_url(state.web, path)
         raw = self.read_body()
         if self.command != "POST":
             return self.send_bytes(405, b"invalid_method", TEXT)
@@ -192,6 +200,8 @@ class SlackHandler(WebApiMixin, Handler):
     def control(self, state, path):
         if path.startswith("/_control/web/"):
             return self.control_web(state.web, path)
+        if path == "/_control/responses" or path.startswith("/_control/responses/"):
+            return self.control_responses(state.web, path)
         if self.command == "POST" and path == "/_control/script":
             try:
                 queue = parse_responses(self.read_json())

@@ -9,6 +9,11 @@ call (the client never learns its ``ts``), a message deleted by a person.
 ``slack.py`` serves it on the same port as the webhook: ``POST /api/<method>`` is a Web API call,
 ``/_control/web/...`` its control endpoints (see slack.py's docstring and devstack/README.md).
 The block rules are the webhook's ``validate()``, handed in by slack.py (no import cycle).
+
+Also here: interaction response URLs (``POST /actions/<id>``, what Slack hands an app with each
+button click as ``response_url``). Each post is recorded; one with ``replace_original`` replaces
+the message the test registered for that id (``/_control/responses/register``) as chat.update
+would, and one with ``delete_original`` deletes it, so a test sees the clicked message change.
 """
 
 import json
@@ -25,6 +30,8 @@ MAX_TEXT = 40000
 DEFAULT_TOKENS = ("xoxb-local-test-token",)
 DEFAULT_CHANNELS = {"C0ALERTS01": {"member": True}}
 SCRIPT_KEYS = {"error", "retry_after", "status", "body", "headers", "delay_ms", "close", "apply"}
+RESPONSE_SCRIPT_KEYS = {"status", "body", "delay_ms"}
+ACTIONS = "/actions/"
 
 
 class ControlError(ValueError):
@@ -110,6 +117,33 @@ def parse_script(raw):
     return method, queue
 
 
+def parse_response_script(raw):
+    """Validate ``{"responses": [{"status": n, "body": ...} | {"delay_ms": n} ...]}``."""
+    strict_keys(raw, {"responses"}, "responses/script")
+    if not isinstance(raw.get("responses"), list):
+        raise ControlError('responses/script must be {"responses": [...]}')
+    queue = []
+    for i, item in enumerate(raw["responses"]):
+        where = f"responses[{i}]"
+        strict_keys(item, RESPONSE_SCRIPT_KEYS, where)
+        if "status" in item and (isinstance(item["status"], bool) or not isinstance(item["status"], int)):
+            raise ControlError(f"{where}.status must be an integer")
+        if "body" in item and "status" not in item:
+            raise ControlError(f"{where}: body goes with status")
+        if not isinstance(item.get("body", ""), (str, dict, list)):
+            raise ControlError(f"{where}.body must be a string (sent as is) or JSON")
+        delay = item.get("delay_ms", 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            raise ControlError(f"{where}.delay_ms must be a number >= 0")
+        queue.append(item)
+    return queue
+
+
+def truthy(value):
+    """Slack takes both JSON true and the string "true" for its message flags."""
+    return value in (True, "true")
+
+
 def render_blocks(blocks):
     """The lines a person reads in header, section (text and fields) and context blocks."""
     lines = []
@@ -151,6 +185,11 @@ class WebState:
             self.by_ts = {c: {} for c in channels}  # channel -> ts -> parent or reply
             self.calls = []
             self.scripts = {m: [] for m in SCRIPT_METHODS}
+            # Response URLs: every post in arrival order, the scripted answers, and the message
+            # each id stands for (id -> (channel, ts)).
+            self.responses = []
+            self.response_script = []
+            self.response_targets = {}
 
     # ----- helpers, called with the lock held ---------------------------
     def next_ts(self):
@@ -268,6 +307,36 @@ class WebState:
         return 200, {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"],
                      "message": {"type": "message", "text": message["text"], "blocks": message["blocks"]}}, {}
 
+    # ----- response URLs: (status, body, what was done to the registered message) ---------
+    def respond(self, rid, payload):
+        """A post to the response URL `rid`. Replacing follows chat.update (blocks given replace the
+        blocks, text without blocks removes them, text left out is kept; one edit), deleting marks
+        the message deleted. Without a registered message, or without either flag, the post is only
+        recorded (an ephemeral answer shows in no channel)."""
+        if not isinstance(payload, dict):
+            return 400, {"ok": False, "error": "invalid_payload"}, None
+        delete, replace = truthy(payload.get("delete_original")), truthy(payload.get("replace_original"))
+        if not delete:
+            error = self.content_error(payload)
+            if error:
+                return 400, {"ok": False, "error": error}, None
+        if not (delete or replace):
+            return 200, {"ok": True}, None
+        target = self.response_targets.get(rid)
+        if target is None:
+            return 200, {"ok": True}, "not_registered"
+        channel, ts = target
+        message = self.by_ts.get(channel, {}).get(ts)
+        if message is None or message["deleted"]:
+            # Slack's answer here is not documented: the post is accepted and the miss recorded.
+            return 200, {"ok": True}, "message_not_found"
+        if delete:
+            message["deleted"] = True
+            return 200, {"ok": True}, "deleted"
+        fields = {k: payload[k] for k in ("text", "blocks") if k in payload}
+        self.update(channel, {**fields, "channel": channel, "ts": ts})
+        return 200, {"ok": True}, "replaced"
+
     # ----- control views --------------------------------------------------
     def channel_view(self, channel):
         if channel not in self.channels:
@@ -373,6 +442,60 @@ class WebApiMixin:
             call["closed"] = True
         self.close_connection = True
         self.log_message("%s %s -> closed without answer", self.command, self.path)
+
+    # ----- response URLs ---------------------------------------------------
+    def serve_response_url(self, web, path):
+        """POST /actions/<id>: recorded on arrival; a scripted answer first, else ``respond``."""
+        raw = self.read_body()
+        if self.command != "POST":
+            return self.send_web(405, {"ok": False, "error": "method_not_allowed"})
+        try:
+            payload, parsed = json.loads(raw), True
+        except ValueError:
+            payload, parsed = None, False
+        with web.lock:
+            record = {"path": path, "body": payload if parsed else raw.decode("utf-8", "replace"),
+                      "at": time.time(), "status": None, "applied": None}
+            web.responses.append(record)
+            scripted = web.response_script.pop(0) if web.response_script else {}
+        if scripted.get("delay_ms"):
+            time.sleep(scripted["delay_ms"] / 1000.0)
+        if "status" in scripted:  # a raw answer: Slack did nothing with the post
+            status, answer = scripted["status"], scripted.get("body", "")
+            with web.lock:
+                record["status"] = status
+            if isinstance(answer, str):
+                return self.send_bytes(status, answer.encode("utf-8"), TEXT)
+            return self.send_web(status, answer)
+        with web.lock:
+            status, answer, applied = web.respond(path[len(ACTIONS):].strip("/"), payload if parsed else None)
+            record.update(status=status, applied=applied)
+        return self.send_web(status, answer)
+
+    def control_responses(self, web, path):
+        """GET /_control/responses; POST /_control/responses/script and /register."""
+        try:
+            if self.command == "GET" and path == "/_control/responses":
+                self.read_body()
+                with web.lock:
+                    return self.send_json(200, [dict(r) for r in web.responses])
+            if self.command == "POST" and path == "/_control/responses/script":
+                queue = parse_response_script(self.read_json())
+                with web.lock:
+                    web.response_script = queue  # replaces any unconsumed entries
+                return self.send_json(200, {"ok": True, "queued": len(queue)})
+            if self.command == "POST" and path == "/_control/responses/register":
+                body = self.read_json()
+                strict_keys(body, {"id", "channel", "ts"}, "responses/register")
+                if not all(isinstance(body.get(k), str) and body[k] for k in ("id", "channel", "ts")):
+                    raise ControlError("responses/register needs non-empty strings id, channel and ts")
+                with web.lock:
+                    web.response_targets[body["id"].strip("/")] = (body["channel"], body["ts"])
+                return self.send_json(200, {"ok": True})
+            self.read_body()
+        except ValueError as err:  # ControlError, or a body that is not JSON
+            return self.send_json(getattr(err, "status", 400), {"error": str(err)})
+        return self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
 
     def control_web(self, web, path):
         try:

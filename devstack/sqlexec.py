@@ -17,8 +17,12 @@ views. What Redshift would do differently is closed here, each where it is done:
   out. CHAR values are stored padded, as Redshift returns them, so ``status = 'running'`` needs
   this. Which operands are strings comes from sqlglot's type annotation against the views'
   columns; when it cannot type the statement, the rule is not applied.
-- ``CANCEL pid`` and ``SELECT pg_terminate_backend(pid)`` act on the model (an idle session's
-  pid too); ``SET ...`` is accepted and changes nothing.
+- ``CANCEL pid``, ``pg_cancel_backend(pid)`` and ``pg_terminate_backend(pid)`` act on the model
+  (an idle session's pid too); ``SET ...`` is accepted and changes nothing. The two functions run
+  once per row of the result, as whole columns of the outermost SELECT (``SELECT
+  pg_cancel_backend(session_id) AS cancelled FROM sys_query_history WHERE ...``): DuckDB computes
+  the argument, and the engine then signals each pid in row order and puts the function's value
+  in its place (DuckDB's Python functions would need numpy).
 
 A statement the engine refuses fails with ``ERROR: ...`` and never takes the server down.
 """
@@ -46,6 +50,30 @@ NO_SESSION = (
     "ERROR: Session {pid} does not exist. The session PID might have changed. "
     "Check the stl_restarted_sessions system table for details."
 )
+# The backend signal functions: name -> (whether it ends the session, the result's Data API
+# typeName, its cell). Redshift's docs give PG_CANCEL_BACKEND and PG_TERMINATE_BACKEND the return
+# type "None" and no example output. Redshift descends from PostgreSQL 8.0, whose
+# pg_cancel_backend returns int (1 when the signal was sent): int4 1 here. pg_terminate_backend
+# keeps what this engine answered before (bool true).
+SIGNALS = {
+    "pg_cancel_backend": (False, "int4", {"longValue": 1}),
+    "pg_terminate_backend": (True, "bool", {"booleanValue": True}),
+}
+# Argument types (DuckDB's, of the computed argument) the functions take: Redshift's int2/int4.
+# Any other fails as Redshift fails `pg_cancel_backend(query_id)` on a BIGINT column: "function
+# pg_cancel_backend(bigint) does not exist" (the error aws-sdk-js-v3 issue #3056 shows).
+# A bare NULL is untyped in both (Redshift resolves it to int4; the call returns NULL).
+SIGNAL_ARGUMENT_TYPES = {"INTEGER", "SMALLINT", "TINYINT", "UTINYINT", "USMALLINT", '"NULL"', "NULL"}
+REDSHIFT_TYPE_NAMES = {
+    "BIGINT": "bigint", "HUGEINT": "bigint", "UBIGINT": "bigint", "UINTEGER": "bigint",
+    "VARCHAR": "character varying", "DOUBLE": "double precision", "FLOAT": "real",
+    "BOOLEAN": "boolean", "TIMESTAMP": "timestamp without time zone", "DATE": "date",
+}
+NO_FUNCTION = (
+    "ERROR: function {name}({types}) does not exist\n  Hint: No function matches the given name and "
+    "argument types. You may need to add explicit type casts."
+)
+CANCELLED = "Query cancelled on user's request"
 # The schemas a system view may be named with.
 SYSTEM_SCHEMAS = ("", "pg_catalog", "public")
 T = exp.DataType.Type
@@ -74,9 +102,10 @@ class SqlError(Exception):
 class Execution:
     """What a statement did: its pid and query id, and either a result or an error."""
 
-    def __init__(self, pid, query_id):
+    def __init__(self, pid, query_id, user):
         self.pid = pid
         self.query_id = query_id
+        self.user = user  # the database user it ran as
         self.columns = None  # ColumnMetadata dicts when the statement returns rows
         self.records = []  # rows of Data API cells
         self.error = None
@@ -250,20 +279,48 @@ def clock_and_session(tree, start, pid):
             node.replace(exp.cast(exp.Literal.number(pid), "INT"))
 
 
-def terminate_target(tree):
-    """The pid of `SELECT pg_terminate_backend(pid)`, else None."""
-    if not isinstance(tree, exp.Select) or tree.args.get("from_") or len(tree.expressions) != 1:
-        return None
-    call = tree.expressions[0]
-    call = call.this if isinstance(call, exp.Alias) else call
-    if not (isinstance(call, exp.Anonymous) and call.name.lower() == "pg_terminate_backend"):
-        return None
-    if len(call.expressions) != 1 or not isinstance(call.expressions[0], exp.Literal):
-        raise SqlError("ERROR: pg_terminate_backend takes one process id")
-    try:
-        return int(call.expressions[0].this)
-    except ValueError:
-        raise SqlError(f"ERROR: invalid input syntax for integer: \"{call.expressions[0].this}\"") from None
+def signal_calls(tree):
+    return [n for n in tree.find_all(exp.Anonymous) if n.name.lower() in SIGNALS]
+
+
+def signal_columns(tree):
+    """Takes pg_cancel_backend / pg_terminate_backend out of the statement: each call that is a
+    whole column of the outermost SELECT is replaced by its argument, under a marker alias.
+    Returns [(marker, the column's name, the function)]; the caller signals each row's pid and
+    puts the function's value back. A call anywhere else (a subquery, inside an expression, under
+    SELECT DISTINCT) is refused: the engine could not run it once per row, as Redshift does."""
+    if not signal_calls(tree):
+        return []
+    out = []
+    if isinstance(tree, exp.Select) and not tree.args.get("distinct"):
+        for select in list(tree.expressions):
+            call = select.this if isinstance(select, exp.Alias) else select
+            if not (isinstance(call, exp.Anonymous) and call.name.lower() in SIGNALS):
+                continue
+            name = call.name.lower()
+            if len(call.expressions) != 1:
+                types = "" if not call.expressions else f"{len(call.expressions)} arguments"
+                raise SqlError(NO_FUNCTION.format(name=name, types=types))
+            argument = call.expressions[0].copy()
+            if isinstance(argument, exp.Literal) and argument.is_string:
+                # A Data API parameter: an untyped literal in Redshift, which takes it as int4.
+                argument = exp.cast(argument, "INT")
+            marker = f"__rs_signal_{len(out)}__"
+            shown = select.alias if isinstance(select, exp.Alias) else name
+            select.replace(exp.alias_(argument, marker, quoted=True))
+            out.append((marker, shown, name))
+            # ORDER BY the column's name (an output name comes first there) orders by the value the
+            # function returns: NULL for a NULL pid, else always the same.
+            value = exp.Literal.number(1) if name == "pg_cancel_backend" else exp.true()
+            for column in list(tree.args["order"].find_all(exp.Column)) if tree.args.get("order") else []:
+                if not column.table and column.name.lower() == shown.lower():
+                    column.replace(exp.case().when(argument.copy().is_(exp.null()), exp.null()).else_(value.copy()))
+    if signal_calls(tree):
+        raise SqlError(
+            "ERROR: the local engine runs pg_cancel_backend and pg_terminate_backend only as whole "
+            "columns of the outermost SELECT (not under DISTINCT, in a subquery or inside an expression)"
+        )
+    return out
 
 
 def result_types(annotated_tree):
@@ -291,6 +348,10 @@ def engine_error(err, query_id):
         )
     if "Division by zero" in text:
         return "ERROR: division by zero"
+    bad_integer = re.search(r"Could not convert string '(.*)' to INT(16|32|64)\b", text)
+    if bad_integer:  # PostgreSQL 8.0's wording, which Redshift keeps
+        kind = "type bigint" if bad_integer.group(2) == "64" else "integer"
+        return f'ERROR: invalid input syntax for {kind}: "{bad_integer.group(1)}"'
     missing = re.search(r'Referenced column "([^"]+)" not found', text)
     if missing:
         return f'ERROR: column "{missing.group(1)}" does not exist'
@@ -325,7 +386,7 @@ class Engine:
         with cluster.lock, self.lock:
             start = cluster.now()
             own = cluster.begin_statement(sql, user, database, start)
-            run = Execution(own.pid, own.query_id)
+            run = Execution(own.pid, own.query_id, user)
             try:
                 self.run(cluster, own, run, sql, parameters or {}, start)
             except SqlError as err:
@@ -342,18 +403,13 @@ class Engine:
     def run(self, cluster, own, run, sql, parameters, start):
         cancel = CANCEL.fullmatch(sql)
         if cancel:
-            self.end_session(cluster, int(cancel.group(1)), terminate=False)
+            self.end_session(cluster, int(cancel.group(1)), terminate=False, by=own)
             return
         tree = parse_one(sql)
         if isinstance(tree, exp.Set):
             return  # session settings (statement_timeout, query_group ...) change nothing modelled
         bind_parameters(tree, parameters)
-        target = terminate_target(tree)
-        if target is not None:
-            self.end_session(cluster, target, terminate=True)
-            run.columns = [column_metadata("pg_terminate_backend", "bool")]
-            run.records = [[{"booleanValue": True}]]
-            return
+        signals = signal_columns(tree)
         names = referenced_views(tree, cluster.kind)
         clock_and_session(tree, start, own.pid)
         redshift_listagg(tree)
@@ -371,12 +427,19 @@ class Engine:
             raise SqlError(engine_error(err, own.query_id)) from None
         if rows is None:
             return
+        description = result.description
+        signalled = self.signal_rows(cluster, own, signals, description, rows) if signals else {}
         kinds = []
         run.columns = []
-        for i, (name, duck_type, *_rest) in enumerate(result.description):
+        for i, (name, duck_type, *_rest) in enumerate(description):
             type_text = str(duck_type)
             precision = scale = 0
             decimal_type = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", type_text)
+            if i in signalled:
+                shown, function = signalled[i]
+                run.columns.append(column_metadata(shown, SIGNALS[function][1]))
+                kinds.append("signal")
+                continue
             if decimal_type:
                 type_name, kind = "numeric", "string"
                 precision, scale = int(decimal_type.group(1)), int(decimal_type.group(2))
@@ -386,16 +449,66 @@ class Engine:
                 type_name = char_columns.get(i, "varchar")
             run.columns.append(column_metadata(name, type_name, precision, scale))
             kinds.append(kind)
-        run.records = [[to_cell(v, k) for v, k in zip(row, kinds)] for row in rows]
+        # A signal column already holds its cells (signal_rows).
+        run.records = [[v if k == "signal" else to_cell(v, k) for v, k in zip(row, kinds)] for row in rows]
+
+    def signal_rows(self, cluster, own, signals, description, rows):
+        """Runs the signal functions of `signal_columns`: for each row in order, and each such
+        column left to right, the pid DuckDB computed is signalled and replaced by the function's
+        cell (a NULL pid: a NULL, nothing signalled). Returns {column index: (name, function)}.
+
+        Like Redshift, the argument's type is checked before anything runs (even with no rows),
+        and the signals already sent stand when a later one fails the statement. Signalling a pid
+        twice in one statement (two rows of it) succeeds the second time: the first cancelled its
+        query and its session is still connected."""
+        markers = {marker: (shown, function) for marker, shown, function in signals}
+        columns = {}
+        for i, (name, duck_type, *_rest) in enumerate(description):
+            if name in markers:
+                shown, function = markers[name]
+                type_text = str(duck_type)
+                if type_text not in SIGNAL_ARGUMENT_TYPES:
+                    shown_type = REDSHIFT_TYPE_NAMES.get(type_text, type_text.lower())
+                    if type_text.startswith("DECIMAL"):
+                        shown_type = "numeric"
+                    raise SqlError(NO_FUNCTION.format(name=function, types=shown_type))
+                columns[i] = (shown, function)
+        done = set()
+        for r, row in enumerate(rows):
+            row = rows[r] = list(row)
+            for i, (_shown, function) in columns.items():
+                if row[i] is None:
+                    row[i] = {"isNull": True}
+                    continue
+                self.signal(cluster, own, int(row[i]), function, done)
+                row[i] = dict(SIGNALS[function][2])
+        return columns
+
+    def signal(self, cluster, own, pid, function, done):
+        """One call of pg_cancel_backend / pg_terminate_backend(pid) by the statement `own`."""
+        terminate = SIGNALS[function][0]
+        if pid in done:
+            return
+        done.add(pid)
+        if pid == own.pid:
+            # The statement signals itself: it ends cancelled, and fails as a cancelled query does.
+            cluster.finish(own, "cancelled", CANCELLED, by=own)
+            if terminate:
+                raise SqlError("FATAL: terminating connection due to administrator command")
+            raise SqlError(f"ERROR: {CANCELLED}")
+        self.end_session(cluster, pid, terminate, by=own)
 
     @staticmethod
-    def end_session(cluster, pid, terminate):
-        """The query running on `pid` ends as cancelled, and its transaction with it. On an idle
-        session, pg_terminate_backend ends its transaction and its connection; CANCEL finds no
-        query to cancel there and changes nothing (the docs do not say what it answers: success
-        here, as PostgreSQL's pg_cancel_backend does)."""
+    def end_session(cluster, pid, terminate, by=None):
+        """The query running on `pid` ends as cancelled, and its transaction with it; `by` (the
+        statement doing it) is recorded as its `cancelled_by`. On an idle session,
+        pg_terminate_backend ends its transaction and its connection; CANCEL and pg_cancel_backend
+        find no query to cancel there and change nothing (the docs do not say what they answer:
+        success here, as PostgreSQL's pg_cancel_backend does). A pid with no session fails as
+        Redshift's CANCEL does (its docs: "Session <PID> does not exist"); PG_CANCEL_BACKEND is,
+        per its docs, "functionally equivalent to the CANCEL command"."""
         if any(q.pid == pid for q in cluster.inflight):
-            cluster.end_query(pid, "cancelled", "Query cancelled on user's request")
+            cluster.end_query(pid, "cancelled", CANCELLED, by=by)
         elif cluster.session_on(pid) is not None:
             if terminate:
                 cluster.terminate_session(pid)

@@ -367,6 +367,121 @@ class Commands(unittest.TestCase):
         self.assertEqual(c.history[0].outcome, "cancelled")
 
 
+# The product's cancel statements (src/interaction): cancel the pid only while it runs that query.
+CANCEL_BY_SYS_ID = """SELECT pg_cancel_backend(session_id) AS cancelled
+FROM sys_query_history
+WHERE session_id = CAST(:pid AS INTEGER)
+  AND query_id = CAST(:query_id AS BIGINT)
+  AND status IN ('running', 'queued', 'returning')"""
+CANCEL_BY_INFLIGHT_ID = """SELECT pg_cancel_backend(q.pid) AS cancelled
+FROM (SELECT DISTINCT pid
+      FROM svv_query_inflight
+      WHERE pid = CAST(:pid AS INTEGER)
+        AND query = CAST(:query_id AS INTEGER)) q"""
+
+
+def run_as(c, user, sql, **params):
+    return ENGINE.execute(c, sql, params, user, "dev")
+
+
+class CancelBackend(unittest.TestCase):
+    def test_the_row_that_still_runs_the_query_is_cancelled_once_and_who_did_it_is_kept(self):
+        c = cluster({"pid": 4242, "query_id": 9001, "user": "alice", "started_seconds_ago": 3000,
+                     "locks": [lock("sales.orders", "AccessExclusiveLock")]},
+                    {"pid": 4243, "query_id": 9002, "user": "bob", "locks": [lock("sales.orders", "AccessShareLock", False)]})
+        execution = run_as(c, "canceller", CANCEL_BY_SYS_ID, pid="4242", query_id="9001")
+        self.assertEqual(values(execution), [[1]])
+        self.assertEqual([(col["name"], col["typeName"]) for col in execution.columns], [("cancelled", "int4")])
+        self.assertEqual(execution.user, "canceller")
+        ended = next(q for q in c.history if q.pid == 4242)
+        self.assertEqual((ended.outcome, ended.error, ended.cancelled_by, ended.cancelled_by_query_id),
+                         ("cancelled", "Query cancelled on user's request", "canceller", execution.query_id))
+        self.assertEqual(ended.to_json(c)["cancelled_by"], "canceller")
+        # Its transaction ended with it: the waiter got its lock.
+        self.assertEqual([(q.pid, [lk.granted for lk in q.locks]) for q in c.inflight], [(4243, [True])])
+        rows = values(run(c, "SELECT RTRIM(status), RTRIM(error_message) FROM sys_query_history WHERE query_id = 9001"))
+        self.assertEqual(rows, [["canceled", "Query cancelled on user's request"]])
+        # The statement itself ran as the cancel identity.
+        own = next(q for q in c.history if q.query_id == execution.query_id)
+        self.assertEqual((own.user_name, own.outcome, own.cancelled_by), ("canceller", "success", None))
+        # A second click finds no running row: nothing is called, nothing changes.
+        again = run_as(c, "canceller", CANCEL_BY_SYS_ID, pid="4242", query_id="9001")
+        self.assertEqual((values(again), again.columns[0]["name"]), ([], "cancelled"))
+        self.assertEqual([q.pid for q in c.history if q.outcome == "cancelled"], [4242])
+
+    def test_a_pid_that_now_runs_another_query_is_left_alone(self):
+        c = cluster({"pid": 4242, "query_id": 9005, "state": "queued"})
+        for sql in (CANCEL_BY_SYS_ID, CANCEL_BY_INFLIGHT_ID):
+            self.assertEqual(values(run_as(c, "canceller", sql, pid="4242", query_id="9001")), [])
+        self.assertEqual([q.pid for q in c.inflight], [4242])
+        # A queued query is in sys_query_history (not in svv_query_inflight) and can be cancelled.
+        self.assertEqual(values(run_as(c, "canceller", CANCEL_BY_INFLIGHT_ID, pid="4242", query_id="9005")), [])
+        self.assertEqual(values(run_as(c, "canceller", CANCEL_BY_SYS_ID, pid="4242", query_id="9005")), [[1]])
+        self.assertEqual((c.history[-2].pid, c.history[-2].outcome), (4242, "cancelled"))
+
+    def test_the_inflight_form_cancels_a_query_spread_over_slices_and_chunks(self):
+        c = cluster({"pid": 4242, "query_id": 9001, "slices": 4, "text": "x" * 450})
+        self.assertEqual(values(run_as(c, "canceller", CANCEL_BY_INFLIGHT_ID, pid="4242", query_id="9001")), [[1]])
+        self.assertEqual(c.history[0].cancelled_by, "canceller")
+        # Without DISTINCT the function runs once per row (12 here): the first call cancels, the
+        # others find the session without a query, as Redshift would.
+        c = cluster({"pid": 4242, "query_id": 9001, "slices": 4, "text": "x" * 450})
+        rows = values(run(c, "SELECT pg_cancel_backend(pid) FROM svv_query_inflight WHERE query = 9001"))
+        self.assertEqual(rows, [[1]] * 12)
+        self.assertEqual([q.pid for q in c.history if q.outcome == "cancelled"], [4242])
+
+    def test_rows_are_signalled_in_result_order_and_order_by_its_name_sees_its_value(self):
+        c = cluster({"pid": 1}, {"pid": 2}, {"pid": 3})
+        rows = values(run(c, "SELECT pg_cancel_backend(session_id) AS c, session_id FROM sys_query_history "
+                             "WHERE session_id < 4 ORDER BY c, 2 DESC"))
+        self.assertEqual(rows, [[1, 3], [1, 2], [1, 1]])
+        self.assertEqual([q.pid for q in c.history][:3], [3, 2, 1])
+
+    def test_serverless_has_it_too(self):
+        c = cluster({"pid": 4242, "query_id": 9001}, kind="serverless")
+        self.assertEqual(values(run_as(c, "IAMR:cancel", CANCEL_BY_SYS_ID, pid="4242", query_id="9001")), [[1]])
+        self.assertEqual(c.history[0].cancelled_by, "IAMR:cancel")
+        self.assertIn('relation "svv_query_inflight" does not exist',
+                      run(c, CANCEL_BY_INFLIGHT_ID, pid="1", query_id="1").error)
+
+    def test_a_literal_pid_an_idle_session_an_unknown_pid_and_null(self):
+        c = cluster({"pid": 1}, sessions=[{"pid": 22, "locks": [lock("t", "AccessExclusiveLock")]}])
+        execution = run(c, "SELECT pg_cancel_backend(1)")
+        self.assertEqual((values(execution), execution.columns[0]["name"]), ([[1]], "pg_cancel_backend"))
+        self.assertEqual(c.history[-2].cancelled_by, "monitor_user")
+        # An idle session runs nothing to cancel: success, and its transaction stays open.
+        self.assertEqual(only(run(c, "SELECT pg_cancel_backend(22)")), 1)
+        self.assertEqual(only(run(c, "SELECT COUNT(*) FROM svv_transactions WHERE pid = 22")), 2)
+        # No session on that pid: Redshift's CANCEL error (its docs: functionally equivalent).
+        self.assertIn("Session 4242 does not exist", run(c, "SELECT pg_cancel_backend(4242)").error)
+        self.assertEqual(values(run(c, "SELECT pg_cancel_backend(NULL) AS c")), [[None]])
+        self.assertEqual(only(run(c, "SELECT pg_cancel_backend(:pid)", pid="22")), 1)
+        self.assertEqual(run(c, "SELECT pg_cancel_backend(:pid)", pid="22x").error, 'ERROR: invalid input syntax for integer: "22x"')
+
+    def test_what_redshift_refuses_and_what_the_engine_cannot_run(self):
+        c = cluster({"pid": 1, "query_id": 7})
+        self.assertEqual(run(c, "SELECT pg_cancel_backend(query_id) FROM sys_query_history").error.splitlines()[0],
+                         "ERROR: function pg_cancel_backend(bigint) does not exist")
+        self.assertIn("function pg_cancel_backend() does not exist", run(c, "SELECT pg_cancel_backend()").error)
+        for sql in ("SELECT 1 WHERE pg_cancel_backend(1) = 1", "SELECT pg_cancel_backend(1) + 1",
+                    "SELECT DISTINCT pg_cancel_backend(pid) FROM stv_recents",
+                    "SELECT * FROM (SELECT pg_cancel_backend(1)) s"):
+            self.assertIn("only as whole columns of the outermost SELECT", run(c, sql).error, sql)
+        self.assertEqual([q.pid for q in c.inflight], [1])  # none of them cancelled anything
+
+    def test_a_statement_that_cancels_itself_fails_as_cancelled(self):
+        c = cluster(monitor_pid=777)
+        execution = run(c, "SELECT pg_cancel_backend(pg_backend_pid())")
+        self.assertEqual(execution.error, "ERROR: Query cancelled on user's request")
+        self.assertEqual((c.history[-1].pid, c.history[-1].outcome), (777, "cancelled"))
+
+    def test_cancel_and_pg_terminate_backend_record_who_too(self):
+        c = cluster({"pid": 1}, {"pid": 2})
+        run_as(c, "ops", "CANCEL 1")
+        self.assertEqual(values(run_as(c, "ops2", "SELECT pg_terminate_backend(2) AS t")), [[True]])
+        self.assertEqual([(q.pid, q.cancelled_by) for q in c.history if q.pid in (1, 2)], [(1, "ops"), (2, "ops2")])
+
+
 class Scenarios(unittest.TestCase):
     def test_unknown_keys_are_refused(self):
         for bad in ({"queries": [{"pid": 1, "txt": "x"}]}, {"colck": 1}, {"queries": [{"text": "no pid"}]},

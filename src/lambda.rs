@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorBody};
 use crate::metrics;
-use crate::run::App;
+use crate::run::{App, HttpResponse};
 use crate::settings::{self, ConfigError, EnvLayer, Event, Settings, Surface};
 use crate::summary::Summary;
 
@@ -49,7 +49,11 @@ impl<'de> Deserialize<'de> for Payload {
 #[serde(untagged)]
 pub enum Response {
     Check(Box<Summary>),
-    Targets { targets: Vec<TargetReport> },
+    Targets {
+        targets: Vec<TargetReport>,
+    },
+    /// The answer to a Function URL request (a Slack click).
+    Http(HttpResponse),
 }
 
 /// One target's outcome, in the answer to an event with `targets`.
@@ -130,6 +134,16 @@ pub async fn handle(
     event: &Value,
     deadline: Deadline,
 ) -> Result<Response, Error> {
+    if crate::interaction::request::is_http(event) {
+        let zone = env
+            .timezone
+            .as_deref()
+            .and_then(crate::model::Zone::parse)
+            .unwrap_or_else(crate::model::Zone::utc);
+        return Ok(Response::Http(
+            app.interact(event, env.secret_id.as_deref(), &zone).await,
+        ));
+    }
     let event = Event::read(event)?;
     if event.targets.is_empty() {
         let settings = settings::resolve(&event.layer, env, Surface::Lambda)?;

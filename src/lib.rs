@@ -39,6 +39,7 @@ pub mod deadline;
 pub mod error;
 pub mod idle_transactions;
 pub mod input;
+pub mod interaction;
 pub mod lambda;
 pub mod logging;
 pub mod long_queries;

@@ -66,9 +66,44 @@ pub fn emit(secret_id: &str, summary: Option<&Summary>) {
     println!("{doc}");
 }
 
+/// The EMF document for one Cancel click: `CancelRequests` (1) by `Outcome`.
+pub fn cancel_document(outcome: crate::interaction::Outcome, now_ms: i64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Outcome"]],
+                "Metrics": [{"Name": "CancelRequests", "Unit": "Count"}],
+            }],
+        },
+        "Outcome": outcome.name(),
+        "CancelRequests": 1,
+    })
+}
+
+/// Writes a click's metric line, like [`emit`].
+pub fn emit_cancel(outcome: crate::interaction::Outcome) {
+    let mut doc = cancel_document(outcome, jiff::Timestamp::now().as_millisecond());
+    doc["level"] = json!(crate::logging::application_level());
+    doc["timestamp"] = json!(crate::logging::timestamp());
+    println!("{doc}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_click_counts_by_its_outcome() {
+        let doc = cancel_document(crate::interaction::Outcome::AlreadyEnded, 1);
+        assert_eq!(doc["Outcome"], "already_ended");
+        assert_eq!(doc["CancelRequests"], 1);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Outcome"
+        );
+    }
 
     #[test]
     fn a_failed_check_still_counts() {

@@ -66,6 +66,25 @@ fn render(message: &Message) -> String {
                 out.push_str(&format!("  {line}\n"));
             }
         }
+        let button = &block["accessory"];
+        if button.is_object() {
+            let confirm = &button["confirm"];
+            out.push_str(&format!(
+                "  [button {}: {}]\n  [dialog: {}]\n",
+                button["action_id"].as_str().unwrap(),
+                button["text"]["text"].as_str().unwrap(),
+                confirm["title"]["text"].as_str().unwrap(),
+            ));
+            for line in confirm["text"]["text"].as_str().unwrap().lines() {
+                out.push_str(&format!("  | {line}\n"));
+            }
+            out.push_str(&format!(
+                "  [{}] [{}]\n  [value: {}]\n",
+                confirm["confirm"]["text"].as_str().unwrap(),
+                confirm["deny"]["text"].as_str().unwrap(),
+                button["value"].as_str().unwrap()
+            ));
+        }
     }
     out
 }
@@ -113,6 +132,7 @@ fn diagnosed_messages(
         rules: &rules,
         past_threshold_total: total,
         blocking,
+        cancel: None,
         phrases: copy::table(language),
     };
     let mut messages = message::build(queries, unreadable, &ctx);
@@ -280,6 +300,7 @@ fn thread_case(language: Language) -> String {
         critical_minutes: 60,
         checked: "2026-11-28T10:05:00Z".parse().unwrap(),
         blocking: &BTreeMap::new(),
+        cancel: Some("prod/redshift-long-query-alert"),
         phrases: copy::table(language),
     };
     let text = "SELECT customer_id, SUM(amount)\nFROM sales.orders\nGROUP BY 1";

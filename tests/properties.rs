@@ -178,6 +178,7 @@ proptest! {
             rules: &rules,
             past_threshold_total: Some(texts.len() as i64 + 3),
             blocking: &Default::default(),
+            cancel: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/alert-AbCdEf"),
             phrases: copy::table(language),
         };
         let messages: Vec<Value> = build(&queries, &unreadable, &ctx).iter().map(|m| m.to_json()).collect();
@@ -192,6 +193,10 @@ proptest! {
                 let Some(text) = block["text"]["text"].as_str().or(block["elements"][0]["text"].as_str()) else { continue };
                 let limit = if block["type"] == "header" { HEADER_TEXT_LIMIT } else { SECTION_TEXT_LIMIT };
                 prop_assert!(text.encode_utf16().count() <= limit);
+                button_within_limits(&block["accessory"])?;
+                if block["block_id"].as_str().is_some_and(|id| id.starts_with("query:")) {
+                    prop_assert!(block["accessory"]["action_id"] == "cancel_query", "every query has its button");
+                }
                 if block["block_id"].as_str().is_some_and(|id| id.starts_with("text:")) && text.starts_with("```") {
                     prop_assert_eq!(text.matches("```").count(), 2, "{}", text);
                 }
@@ -208,6 +213,26 @@ proptest! {
         let expected: Vec<i64> = (0..queries.len() as i64).map(|i| 10_000 + i).collect();
         prop_assert_eq!(support::pids_in(&messages), expected);
     }
+}
+
+/// A button's and its dialog's limits, when the block has one.
+fn button_within_limits(button: &Value) -> Result<(), TestCaseError> {
+    if !button.is_object() {
+        return Ok(());
+    }
+    let chars = |v: &Value| v.as_str().unwrap().encode_utf16().count();
+    prop_assert!(chars(&button["text"]["text"]) <= 75);
+    prop_assert!(button["value"].as_str().unwrap().len() <= 2000);
+    let confirm = &button["confirm"];
+    prop_assert!(chars(&confirm["title"]["text"]) <= 100);
+    prop_assert!(
+        chars(&confirm["text"]["text"]) <= 300,
+        "{}",
+        confirm["text"]["text"]
+    );
+    prop_assert!(chars(&confirm["confirm"]["text"]) <= 30);
+    prop_assert!(chars(&confirm["deny"]["text"]) <= 30);
+    Ok(())
 }
 
 /// Every limit Slack enforces, on one message's JSON.
@@ -269,6 +294,7 @@ proptest! {
             critical_minutes: 60,
             checked: "2026-11-28T10:05:00Z".parse().unwrap(),
             blocking: &Default::default(),
+            cancel: Some("prod/alert"),
             phrases: copy::table(language),
         };
         let query = LongQuery {

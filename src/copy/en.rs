@@ -3,6 +3,7 @@
 use super::{
     ContextFacts, HolderFacts, IdleFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState,
 };
+use crate::interaction::Outcome as CancelOutcome;
 use crate::long_queries::ended::Outcome;
 use crate::model::QueryState;
 
@@ -202,6 +203,56 @@ impl Phrases for English {
             "Only the first {shown} queries are posted per run; {more} more are listed in the \
              run's JSON summary and counted in its metrics."
         )
+    }
+
+    fn cancel_button(&self) -> &'static str {
+        "Cancel query"
+    }
+
+    fn cancel_confirm_title(&self) -> &'static str {
+        "Cancel this query?"
+    }
+
+    fn cancel_confirm_text(&self, user: &str, pid: i64, elapsed_minutes: i64, sql: &str) -> String {
+        format!(
+            "User {user} · pid `{pid}` · running {}\n{sql}\nIts transaction is rolled back.",
+            duration(elapsed_minutes)
+        )
+    }
+
+    fn cancel_confirm_yes(&self) -> &'static str {
+        "Cancel it"
+    }
+
+    fn cancel_confirm_no(&self) -> &'static str {
+        "Keep it running"
+    }
+
+    fn cancel_reply(&self, outcome: CancelOutcome, who: &str, pid: i64, at: &str) -> String {
+        match outcome {
+            CancelOutcome::Cancelled => {
+                format!(":octagonal_sign: Cancelled by {who} at {at} (pid `{pid}`).")
+            }
+            CancelOutcome::AlreadyEnded => format!(
+                ":information_source: {who} asked to cancel at {at}, but the query had already \
+                 ended (pid `{pid}` no longer runs it): nothing was cancelled."
+            ),
+            CancelOutcome::Pending => format!(
+                ":hourglass: Cancel requested by {who} at {at} (pid `{pid}`); Redshift had not \
+                 confirmed it yet. The next check shows how the query ended."
+            ),
+            CancelOutcome::Failed => format!(
+                ":warning: {who} asked to cancel at {at}, but Redshift refused or failed the \
+                 cancel (pid `{pid}`): nothing was cancelled. The function's log says why."
+            ),
+            CancelOutcome::NotAllowed => format!(
+                ":no_entry: {who}, you are not allowed to cancel queries here: nothing was done."
+            ),
+            CancelOutcome::NotConfigured => format!(
+                ":no_entry: {who}, cancelling is not set up for this cluster (no cancel identity \
+                 in the secret): nothing was done."
+            ),
+        }
     }
 
     fn thread_header(&self, state: ThreadState) -> String {

@@ -5,6 +5,7 @@
 use super::{
     ContextFacts, HolderFacts, IdleFacts, Phrases, QueryFacts, ThreadContextFacts, ThreadState,
 };
+use crate::interaction::Outcome as CancelOutcome;
 use crate::long_queries::ended::Outcome;
 use crate::model::QueryState;
 
@@ -241,6 +242,56 @@ impl Phrases for Japanese {
             "1回の実行で投稿するのは先頭の{shown}件までです。残りの{more}件は実行結果のJSON\
              サマリーとメトリクスで確認できます。"
         )
+    }
+
+    fn cancel_button(&self) -> &'static str {
+        "クエリをキャンセル"
+    }
+
+    fn cancel_confirm_title(&self) -> &'static str {
+        "このクエリをキャンセルしますか？"
+    }
+
+    fn cancel_confirm_text(&self, user: &str, pid: i64, elapsed_minutes: i64, sql: &str) -> String {
+        format!(
+            "ユーザー {user} ・ pid `{pid}` ・ 実行時間{}\n{sql}\nトランザクションはロールバックされます。",
+            duration(elapsed_minutes)
+        )
+    }
+
+    fn cancel_confirm_yes(&self) -> &'static str {
+        "キャンセルする"
+    }
+
+    fn cancel_confirm_no(&self) -> &'static str {
+        "実行を続ける"
+    }
+
+    fn cancel_reply(&self, outcome: CancelOutcome, who: &str, pid: i64, at: &str) -> String {
+        match outcome {
+            CancelOutcome::Cancelled => {
+                format!(":octagonal_sign: {at}に{who}さんがキャンセルしました（pid `{pid}`）。")
+            }
+            CancelOutcome::AlreadyEnded => format!(
+                ":information_source: {at}に{who}さんがキャンセルを依頼しましたが、クエリはすでに\
+                 終了していました（pid `{pid}` は別の処理中か終了済み）。何もキャンセルしていません。"
+            ),
+            CancelOutcome::Pending => format!(
+                ":hourglass: {at}に{who}さんがキャンセルを依頼しました（pid `{pid}`）。Redshiftの\
+                 応答がまだないため、結果は次回のチェックでお知らせします。"
+            ),
+            CancelOutcome::Failed => format!(
+                ":warning: {at}に{who}さんがキャンセルを依頼しましたが、Redshiftで失敗しました\
+                 （pid `{pid}`）。何もキャンセルしていません。理由は関数のログを確認してください。"
+            ),
+            CancelOutcome::NotAllowed => format!(
+                ":no_entry: {who}さんにはクエリをキャンセルする権限がありません。何も実行していません。"
+            ),
+            CancelOutcome::NotConfigured => format!(
+                ":no_entry: {who}さん、このクラスターではキャンセルが設定されていません（シークレットに\
+                 キャンセル用の認証情報がありません）。何も実行していません。"
+            ),
+        }
     }
 
     fn thread_header(&self, state: ThreadState) -> String {

@@ -7,6 +7,7 @@
 pub mod en;
 pub mod ja;
 
+use crate::interaction::Outcome as CancelOutcome;
 use crate::long_queries::ended::Outcome;
 use crate::model::{Language, QueryState, Window};
 
@@ -173,6 +174,21 @@ pub trait Phrases: Sync {
     /// Sessions past those listed.
     fn idle_more(&self, more: usize) -> String;
 
+    // The Cancel button.
+    /// The button's label.
+    fn cancel_button(&self) -> &'static str;
+    /// The confirmation dialog's title.
+    fn cancel_confirm_title(&self) -> &'static str;
+    /// The dialog's text: which query (`user` a code span or the dropped-user label, `sql` the
+    /// first line of its text as a code span).
+    fn cancel_confirm_text(&self, user: &str, pid: i64, elapsed_minutes: i64, sql: &str) -> String;
+    /// The dialog's two choices.
+    fn cancel_confirm_yes(&self) -> &'static str;
+    fn cancel_confirm_no(&self) -> &'static str;
+    /// What the thread (or the clicker) is told, `who` a mention, `at` rendered by
+    /// [`Phrases::clock_time`].
+    fn cancel_reply(&self, outcome: CancelOutcome, who: &str, pid: i64, at: &str) -> String;
+
     // Thread mode.
     /// The parent's header: the query's state and how long it ran.
     fn thread_header(&self, state: ThreadState) -> String;
@@ -304,6 +320,27 @@ mod tests {
         ));
         said.push(("idle_fallback_line", p.idle_fallback_line(9, "bob", 75)));
         said.push(("idle_more", p.idle_more(4)));
+        said.push(("cancel_button", p.cancel_button().to_owned()));
+        said.push(("cancel_confirm_title", p.cancel_confirm_title().to_owned()));
+        said.push((
+            "cancel_confirm_text",
+            p.cancel_confirm_text("`alice`", 7, 65, "`select 1`"),
+        ));
+        said.push(("cancel_confirm_yes", p.cancel_confirm_yes().to_owned()));
+        said.push(("cancel_confirm_no", p.cancel_confirm_no().to_owned()));
+        for outcome in [
+            CancelOutcome::Cancelled,
+            CancelOutcome::AlreadyEnded,
+            CancelOutcome::Pending,
+            CancelOutcome::Failed,
+            CancelOutcome::NotAllowed,
+            CancelOutcome::NotConfigured,
+        ] {
+            said.push((
+                "cancel_reply",
+                p.cancel_reply(outcome, "<@U0A>", 7, "10:05"),
+            ));
+        }
         for outcome in [
             Outcome::Finished,
             Outcome::Failed,

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::blocking::Blocking;
 use crate::copy::{ContextFacts, HolderFacts, Phrases, QueryFacts};
+use crate::interaction::request::{ButtonValue, CANCEL_ACTION};
 use crate::model::{Target, Window, Zone};
 use crate::rules::AlertRules;
-use crate::slack::blocks::{Block, BlockId, Message, MAX_BLOCKS};
+use crate::slack::blocks::{Block, BlockId, Button, Confirm, Message, MAX_BLOCKS};
 use crate::slack::mrkdwn::{self, code_block_body, inline_code, utf16_len, SECTION_TEXT_LIMIT};
 
 use super::row::{LongQuery, Unreadable};
@@ -41,6 +42,8 @@ pub struct Context<'a> {
     pub past_threshold_total: Option<i64>,
     /// What the blocking check found, by pid (empty when it did not run).
     pub blocking: &'a BTreeMap<i64, Blocking>,
+    /// The secret the Cancel buttons name, when cancelling is set up (`None`: no buttons).
+    pub cancel: Option<&'a str>,
     pub phrases: &'a dyn Phrases,
 }
 
@@ -143,10 +146,16 @@ fn one_message(
         if offset > 0 {
             message.push(Block::Divider);
         }
-        message.push(Block::section_with_id(
-            BlockId::new(format!("query:{number}:{}:{}", query.pid, query.query_id)),
-            &details(number, query, ctx),
-        ));
+        message.push(
+            Block::section_with_id(
+                BlockId::new(format!("query:{number}:{}:{}", query.pid, query.query_id)),
+                &details(number, query, ctx),
+            )
+            .with_button(
+                ctx.cancel
+                    .and_then(|s| cancel_button(query, s, ctx.phrases)),
+            ),
+        );
         message.push(Block::section_with_id(
             BlockId::new(format!("text:{number}:{}:{}", query.pid, query.query_id)),
             &code_block(query, p),
@@ -258,6 +267,49 @@ pub(crate) fn query_details(
     text
 }
 
+/// The Cancel button of a running query, with a dialog that names it. Its value names the
+/// secret, the session and the query (by its SYS id when known: it survives pid reuse) and the
+/// database user, for the owner rule.
+pub(crate) fn cancel_button(query: &LongQuery, secret_id: &str, p: &dyn Phrases) -> Option<Button> {
+    let value = serde_json::to_string(&ButtonValue {
+        secret_id: secret_id.to_owned(),
+        pid: query.pid,
+        query_id: query.sys_query_id.unwrap_or(query.query_id),
+        sys_id: query.sys_query_id.is_some(),
+        // Redshift names are at most 127 bytes; a longer value is no user the owner rule knows,
+        // and would only crowd the value's 2,000 bytes.
+        user: query.user.clone().filter(|u| u.len() <= NAME_CHARS),
+    })
+    .ok()?;
+    let first_line = query
+        .text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let text = p.cancel_confirm_text(
+        &user_label(query.user.as_deref(), p),
+        query.pid,
+        query.elapsed_minutes,
+        &inline_code(first_line, CONFIRM_SQL_CHARS),
+    );
+    Button::new(
+        CANCEL_ACTION,
+        p.cancel_button(),
+        value,
+        true,
+        Confirm {
+            title: p.cancel_confirm_title().to_owned(),
+            text,
+            yes: p.cancel_confirm_yes().to_owned(),
+            no: p.cancel_confirm_no().to_owned(),
+        },
+    )
+}
+
+/// SQL characters in the dialog (its text holds 300 in all).
+const CONFIRM_SQL_CHARS: usize = 100;
+
 /// Holders of a lock listed per query; more are counted.
 const HOLDERS_LISTED: usize = 3;
 
@@ -357,6 +409,7 @@ mod tests {
             rules,
             past_threshold_total: total,
             blocking: &BTreeMap::new(),
+            cancel: None,
             phrases: &English,
         };
         build(queries, &[], &ctx)
@@ -619,6 +672,7 @@ mod tests {
             rules: &ctx_rules,
             past_threshold_total: None,
             blocking: &BTreeMap::new(),
+            cancel: None,
             phrases: &English,
         };
         let bad = Unreadable {

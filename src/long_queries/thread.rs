@@ -13,7 +13,7 @@ use crate::slack::blocks::{Block, BlockId, Message};
 use crate::slack::mrkdwn::{self, inline_code};
 
 use super::ended::Outcome;
-use super::message::{code_block, query_details, NAME_CHARS};
+use super::message::{cancel_button, code_block, query_details, NAME_CHARS};
 use super::row::LongQuery;
 
 /// Where the query runs and how the channel is told.
@@ -29,6 +29,8 @@ pub struct ThreadContext<'a> {
     pub checked: jiff::Timestamp,
     /// What the blocking check found, by pid (empty when it did not run).
     pub blocking: &'a BTreeMap<i64, Blocking>,
+    /// The secret the Cancel button names, when cancelling is set up (`None`: no button).
+    pub cancel: Option<&'a str>,
     pub phrases: &'a dyn Phrases,
 }
 
@@ -89,18 +91,25 @@ pub fn parent(query: &LongQuery, status: Status, ctx: &ThreadContext<'_>) -> Mes
     if let Some(m) = mention {
         message.push(Block::section_with_id(BlockId::new("mention"), m.as_str()));
     }
-    message.push(Block::section_with_id(
-        BlockId::new(format!("query:1:{}:{}", query.pid, query.query_id)),
-        &query_details(
-            None,
-            query,
-            running,
-            ctx.blocking.get(&query.pid),
-            ctx.rules,
-            ctx.timezone,
-            p,
-        ),
-    ));
+    let button = ctx
+        .cancel
+        .filter(|_| running)
+        .and_then(|s| cancel_button(query, s, p));
+    message.push(
+        Block::section_with_id(
+            BlockId::new(format!("query:1:{}:{}", query.pid, query.query_id)),
+            &query_details(
+                None,
+                query,
+                running,
+                ctx.blocking.get(&query.pid),
+                ctx.rules,
+                ctx.timezone,
+                p,
+            ),
+        )
+        .with_button(button),
+    );
     message.push(Block::section_with_id(
         BlockId::new(format!("text:1:{}:{}", query.pid, query.query_id)),
         &code_block(query, p),
@@ -200,6 +209,7 @@ mod tests {
             critical_minutes: 60,
             checked: "2026-11-28T10:05:00Z".parse().unwrap(),
             blocking: &BTreeMap::new(),
+            cancel: None,
             phrases: &English,
         })
     }

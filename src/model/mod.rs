@@ -10,7 +10,7 @@ mod secret;
 use std::fmt;
 use std::num::NonZeroU32;
 
-pub use secret::{ChannelId, Masker, Secret, SecretUrl, SlackAccess, UrlProblem};
+pub use secret::{ChannelId, Interactivity, Masker, Secret, SecretUrl, SlackAccess, UrlProblem};
 
 /// A whole number of minutes from 1 to [`Minutes::MAX`] (a week). Zero is refused because a
 /// window `[0, 0)` reports nothing; past a week a typo (seconds for minutes) is far likelier

@@ -125,6 +125,26 @@ impl SlackAccess {
     }
 }
 
+/// What the Cancel button needs from the secret: Slack's signing secret (every click is checked
+/// against it), who may cancel, and the separate database identity that cancels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interactivity {
+    pub signing_secret: Secret<String>,
+    /// Slack user ids (`U…`, `W…`) allowed to cancel any query.
+    pub allowed_users: std::collections::BTreeSet<String>,
+    /// A query's owner (the Slack user its database user is mentioned as) may cancel it too.
+    pub allow_owner: bool,
+    /// `None`: no cancel identity, so no button.
+    pub cancel_auth: Option<super::DbAuth>,
+}
+
+impl Interactivity {
+    /// Whether a button can be offered at all.
+    pub fn can_cancel(&self) -> bool {
+        self.cancel_auth.is_some()
+    }
+}
+
 /// A Slack channel id (`C…`, `G…` for a private channel): the Web API posts by id, and an id is
 /// checked to be one so that a channel *name* in the secret is refused with a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -252,6 +252,21 @@ impl DataApi {
         masker: &Masker,
     ) -> Result<Finished, RedshiftError> {
         let started = Instant::now();
+        match self.poll_until(statement_id, deadline, masker).await? {
+            Some(finished) => Ok(finished),
+            None => Err(self.give_up(statement_id, started).await),
+        }
+    }
+
+    /// Polls until the statement is FINISHED, or the deadline: then `None`, and the statement
+    /// is left to run (a statement that must not be undone, such as a cancel, keeps going).
+    pub async fn poll_until(
+        &self,
+        statement_id: &str,
+        deadline: Deadline,
+        masker: &Masker,
+    ) -> Result<Option<Finished>, RedshiftError> {
+        let started = Instant::now();
         let mut pause = self.poll.first;
         let mut describe_calls = 0;
         loop {
@@ -261,12 +276,12 @@ impl DataApi {
                 .map_or(deadline.instant(), |t| t.min(deadline.instant()));
             tokio::time::sleep_until(wake).await;
             if deadline.is_past() {
-                return Err(self.give_up(statement_id, started).await);
+                return Ok(None);
             }
             describe_calls += 1;
             let call = self.client.describe_statement().id(statement_id).send();
             let output = match deadline.bound("DescribeStatement", call).await {
-                Err(_) => return Err(self.give_up(statement_id, started).await),
+                Err(_) => return Ok(None),
                 Ok(Err(err)) => {
                     return Err(RedshiftError::Call {
                         call: "DescribeStatement",
@@ -278,11 +293,11 @@ impl DataApi {
             };
             match output.status() {
                 Some(StatusString::Finished) => {
-                    return Ok(Finished {
+                    return Ok(Some(Finished {
                         statement_id: statement_id.to_owned(),
                         describe_calls,
                         waited: started.elapsed(),
-                    })
+                    }))
                 }
                 Some(StatusString::Failed) => {
                     return Err(RedshiftError::StatementFailed {

@@ -2,6 +2,7 @@
 //! summary. Both entry points call [`App::check`]; this is where the pieces meet, and the only
 //! place that knows their order.
 
+mod cancel;
 mod diagnostics;
 mod thread;
 
@@ -19,6 +20,7 @@ use crate::slack::http::{HttpPost, Reqwest};
 use crate::slack::Slack;
 use crate::state::store::Store;
 use crate::summary::{QuerySummary, Summary};
+pub use cancel::HttpResponse;
 pub use diagnostics::Diagnostics;
 pub use thread::MAX_NEW_PARENTS;
 
@@ -34,6 +36,8 @@ pub struct App<H = Reqwest> {
     slack: Slack<H>,
     /// Thread mode's table (`STATE_TABLE`); the other modes need none.
     state: Option<Store>,
+    /// Signed Slack requests this container has seen (replays are refused).
+    replays: cancel::Replays,
 }
 
 impl App<Reqwest> {
@@ -72,6 +76,7 @@ impl<H: HttpPost> App<H> {
             data_api,
             slack,
             state: None,
+            replays: cancel::Replays::default(),
         }
     }
 
@@ -176,6 +181,7 @@ impl<H: HttpPost> App<H> {
             rules: &rules,
             past_threshold_total: findings.past_threshold_total,
             blocking: &blocking,
+            cancel: cancel_target(&secret, secret_id),
             phrases: crate::copy::table(language),
         };
         let mut messages = message::build(&findings.reported, &findings.unreadable, &context);
@@ -235,6 +241,18 @@ impl<H: HttpPost> App<H> {
             idle_transactions: diagnostics.idle,
         })
     }
+}
+
+/// The secret a Cancel button names, when the secret sets cancelling up.
+pub(crate) fn cancel_target<'a>(
+    secret: &crate::secret::SecretConfig,
+    secret_id: &'a str,
+) -> Option<&'a str> {
+    secret
+        .interactivity
+        .as_ref()
+        .filter(|i| i.can_cancel())
+        .map(|_| secret_id)
 }
 
 /// The run's scheduled time, or, for a hand-made event without one, the start of the current

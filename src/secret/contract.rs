@@ -18,7 +18,8 @@ use serde_json::Value;
 use super::SecretError;
 use crate::input::{Object, Problem, Quote};
 use crate::model::{
-    ChannelId, Connection, DbAuth, Language, Masker, Secret, SecretUrl, SlackAccess, Target,
+    ChannelId, Connection, DbAuth, Interactivity, Language, Masker, Secret, SecretUrl, SlackAccess,
+    Target,
 };
 use crate::rules::RulesPatch;
 
@@ -30,6 +31,8 @@ pub struct SecretConfig {
     pub rules: RulesPatch,
     /// The deployment's message language (flags, the event and the environment override it).
     pub language: Option<Language>,
+    /// The Cancel button's settings, when the secret has a Slack signing secret.
+    pub interactivity: Option<Interactivity>,
     /// Masks this secret's values in text that came from outside.
     pub masker: Masker,
 }
@@ -148,7 +151,21 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
         .parsed("language", Language::EXPECTED, Language::parse)
         .map_err(wrong)?;
 
+    let interactivity = read_interactivity(&object, &target).map_err(|e| match e {
+        Refused::Wrong(p) => wrong(p),
+        Refused::Both => SecretError::BothCancelKeys { secret_id: id() },
+        Refused::DbUserWithWorkgroup => SecretError::DbUserWithWorkgroup { secret_id: id() },
+    })?;
+
     let mut sensitive: Vec<String> = token.into_iter().collect();
+    if let Some(i) = &interactivity {
+        sensitive.push(i.signing_secret.expose().clone());
+        match &i.cancel_auth {
+            Some(DbAuth::DbUser(user)) => sensitive.push(user.clone()),
+            Some(DbAuth::SecretArn(arn)) => sensitive.push(arn.clone()),
+            _ => {}
+        }
+    }
     if let (Some(text), Some(webhook)) = (webhook_text, &webhook) {
         sensitive.push(text);
         sensitive.push(webhook.expose().path().to_owned());
@@ -177,8 +194,67 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<SecretConfig, SecretE
         },
         rules,
         language,
+        interactivity,
         masker: Masker::new(sensitive),
     })
+}
+
+enum Refused {
+    Wrong(Problem),
+    Both,
+    DbUserWithWorkgroup,
+}
+
+impl From<Problem> for Refused {
+    fn from(p: Problem) -> Self {
+        Refused::Wrong(p)
+    }
+}
+
+const SLACK_USER_IDS: &str = "a list of Slack user ids such as [\"U012AB3CD\"]";
+
+/// The Cancel button's keys: `slack_signing_secret`, `cancel_allowed_users`,
+/// `cancel_allow_owner`, and the cancel identity, `cancel_db_user` or
+/// `cancel_redshift_secret_arn` (never the monitor's own: it stays read-only).
+fn read_interactivity(
+    object: &Object<'_>,
+    target: &Target,
+) -> Result<Option<Interactivity>, Refused> {
+    let Some(signing_secret) = object.string("slack_signing_secret", NON_EMPTY)? else {
+        return Ok(None);
+    };
+    let allowed_users = object
+        .read("cancel_allowed_users", SLACK_USER_IDS, |v| {
+            v.as_array()?
+                .iter()
+                .map(|u| {
+                    let u = u.as_str()?.trim();
+                    let valid = u.len() >= 2
+                        && u.starts_with(['U', 'W'])
+                        && u.chars().all(|c| c.is_ascii_alphanumeric());
+                    valid.then(|| u.to_owned())
+                })
+                .collect::<Option<std::collections::BTreeSet<String>>>()
+        })?
+        .unwrap_or_default();
+    let cancel_auth = match (
+        object.string("cancel_db_user", NON_EMPTY)?,
+        object.string("cancel_redshift_secret_arn", NON_EMPTY)?,
+    ) {
+        (Some(_), Some(_)) => return Err(Refused::Both),
+        (Some(_), None) if matches!(target, Target::Workgroup(_)) => {
+            return Err(Refused::DbUserWithWorkgroup)
+        }
+        (Some(user), None) => Some(DbAuth::DbUser(user)),
+        (None, Some(arn)) => Some(DbAuth::SecretArn(arn)),
+        (None, None) => None,
+    };
+    Ok(Some(Interactivity {
+        signing_secret: Secret::new(signing_secret),
+        allowed_users,
+        allow_owner: object.boolean("cancel_allow_owner")?.unwrap_or(false),
+        cancel_auth,
+    }))
 }
 
 #[cfg(test)]

@@ -90,6 +90,11 @@ pub enum SecretError {
     )]
     DbUserWithWorkgroup { secret_id: String },
     #[error(
+        "secret `{secret_id}` has both `cancel_db_user` and `cancel_redshift_secret_arn`: keep \
+         exactly one cancel identity"
+    )]
+    BothCancelKeys { secret_id: String },
+    #[error(
         "secret `{secret_id}` has neither `db_user` nor `redshift_secret_arn`: add exactly one"
     )]
     NoAuthKey { secret_id: String },

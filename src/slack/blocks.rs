@@ -45,8 +45,83 @@ pub enum Block {
     Section {
         id: Option<BlockId>,
         text: String,
+        /// A button beside the text.
+        button: Option<Button>,
     },
     Divider,
+}
+
+/// A button with a confirmation dialog (Slack asks before it sends the click).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    action_id: String,
+    text: String,
+    value: String,
+    danger: bool,
+    confirm: Confirm,
+}
+
+/// The dialog: a title (100 characters), a text (300), and the two choices (30 each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub title: String,
+    pub text: String,
+    pub yes: String,
+    pub no: String,
+}
+
+/// Slack's limits on a button and its dialog.
+const BUTTON_TEXT_LIMIT: usize = 75;
+const BUTTON_VALUE_LIMIT: usize = 2000;
+const CONFIRM_TITLE_LIMIT: usize = 100;
+const CONFIRM_TEXT_LIMIT: usize = 300;
+const CONFIRM_CHOICE_LIMIT: usize = 30;
+
+impl Button {
+    /// A button; `None` when `value` is over Slack's limit (a value is never cut: it is read
+    /// back).
+    pub fn new(
+        action_id: &str,
+        text: &str,
+        value: String,
+        danger: bool,
+        confirm: Confirm,
+    ) -> Option<Button> {
+        (value.len() <= BUTTON_VALUE_LIMIT).then(|| Button {
+            action_id: action_id.to_owned(),
+            text: non_empty(cut_plain(text, BUTTON_TEXT_LIMIT)),
+            value,
+            danger,
+            confirm: Confirm {
+                title: non_empty(cut_plain(&confirm.title, CONFIRM_TITLE_LIMIT)),
+                text: non_empty(cut(&confirm.text, CONFIRM_TEXT_LIMIT)),
+                yes: non_empty(cut_plain(&confirm.yes, CONFIRM_CHOICE_LIMIT)),
+                no: non_empty(cut_plain(&confirm.no, CONFIRM_CHOICE_LIMIT)),
+            },
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let plain = |t: &str| json!({"type": "plain_text", "text": t, "emoji": true});
+        let mut confirm = json!({
+            "title": plain(&self.confirm.title),
+            "text": {"type": "mrkdwn", "text": self.confirm.text},
+            "confirm": plain(&self.confirm.yes),
+            "deny": plain(&self.confirm.no),
+        });
+        let mut button = json!({
+            "type": "button",
+            "action_id": self.action_id,
+            "text": plain(&self.text),
+            "value": self.value,
+        });
+        if self.danger {
+            button["style"] = json!("danger");
+            confirm["style"] = json!("danger");
+        }
+        button["confirm"] = confirm;
+        button
+    }
 }
 
 fn non_empty(text: String) -> String {
@@ -70,6 +145,7 @@ impl Block {
         Block::Section {
             id: None,
             text: non_empty(cut(mrkdwn, SECTION_TEXT_LIMIT)),
+            button: None,
         }
     }
 
@@ -77,6 +153,15 @@ impl Block {
         Block::Section {
             id: Some(id),
             text: non_empty(cut(mrkdwn, SECTION_TEXT_LIMIT)),
+            button: None,
+        }
+    }
+
+    /// This section with `button` beside its text (other blocks are returned as they are).
+    pub fn with_button(self, button: Option<Button>) -> Block {
+        match self {
+            Block::Section { id, text, .. } => Block::Section { id, text, button },
+            other => other,
         }
     }
 
@@ -88,11 +173,14 @@ impl Block {
             Block::Context(text) => {
                 json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
             }
-            Block::Section { id, text } => {
+            Block::Section { id, text, button } => {
                 let mut block =
                     json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
                 if let Some(id) = id {
                     block["block_id"] = json!(id.as_str());
+                }
+                if let Some(button) = button {
+                    block["accessory"] = button.to_json();
                 }
                 block
             }

@@ -154,6 +154,23 @@ impl<H: HttpPost> Slack<H> {
         self.call(Method::PostMessage, to, body, deadline).await
     }
 
+    /// POSTs `body` to an interaction's `response_url` (an ephemeral answer to the clicker, or
+    /// the clicked message replaced). Answered like a webhook.
+    pub async fn respond(
+        &self,
+        url: &SecretUrl,
+        body: &Value,
+        deadline: Deadline,
+        masker: &Masker,
+    ) -> Result<(), DeliveryError> {
+        let body = body.to_string();
+        let attempt = |timeout| {
+            let body = body.clone();
+            async move { webhook::verdict(self.http.post(url, None, body, timeout).await, masker) }
+        };
+        deliver(attempt, deadline, &self.retry).await.map(drop)
+    }
+
     /// Replaces the message `ts` with `message`.
     pub async fn update(
         &self,

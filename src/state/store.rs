@@ -19,6 +19,9 @@ use crate::aws::{AwsFailure, FailureKind};
 use crate::deadline::Deadline;
 use crate::long_queries::ended::Outcome;
 
+/// The partition of signed Slack requests already handled (replays are refused).
+const SEEN_REQUESTS: &str = "slack-requests";
+
 /// A `Query` page holds up to 1 MB; items are a few hundred bytes, so 1,000 followed queries
 /// are one page. More pages are read, up to this many.
 const MAX_PAGES: usize = 20;
@@ -310,6 +313,30 @@ impl Store {
             .await
             .map_err(|_| self.timed_out("DeleteItem"))?;
         self.conditional("DeleteItem", result.map(drop))
+    }
+
+    /// Remembers a one-time key (a signed request's signature) until `expires_at`; `false` when
+    /// it was seen before. Kept in its own partition, beside the targets'.
+    pub async fn remember(
+        &self,
+        key: &str,
+        expires_at: i64,
+        deadline: Deadline,
+    ) -> Result<bool, StateError> {
+        let call = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SEEN_REQUESTS))
+            .item("sk", s(key))
+            .item("expires_at", n(expires_at))
+            .condition_expression("attribute_not_exists(sk)")
+            .send();
+        let result = deadline
+            .bound("DynamoDB PutItem", call)
+            .await
+            .map_err(|_| self.timed_out("PutItem"))?;
+        self.conditional("PutItem", result.map(drop))
     }
 
     /// A conditional write's result: a failed condition is an answer, not an error.

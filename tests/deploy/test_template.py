@@ -1,7 +1,8 @@
 """Checks of template.yaml that cfn-lint and `sam validate --lint` do not make.
 
 Neither linter catches a misspelt IAM action, an invalid runtime name, a `Resource: "*"` where the
-action could be scoped, or a schedule that runs less often than the threshold. This module does.
+action could be scoped, a schedule that runs less often than the threshold, or a public URL that
+lets anyone call the Invoke API. This module does.
 
 Run it with cfn-lint installed (it reads the template with cfn-lint's YAML loader, which knows the
 short intrinsic forms such as `!Ref` and `!Sub`, and cross-checks the table below against the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import importlib.resources
+import itertools
 import json
 import re
 import tomllib
@@ -107,6 +109,64 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     # trust policy, resource policies and the schedule's invoke permission
     "sts:AssumeRole": ("role",),
     "lambda:InvokeFunction": ("function",),
+    # the Cancel button's public Function URL (a resource policy, never the role's)
+    "lambda:InvokeFunctionUrl": ("function",),
+}
+
+# Everything the function's own role may call. The Cancel button adds no action: it cancels with
+# ExecuteStatement and the own-statement actions, signing in as another database user with
+# GetClusterCredentials or GetSecretValue. Never lambda:InvokeFunction: the function does its work
+# inside the invocation (no self-invocation, no queue).
+ROLE_ACTIONS = {
+    "secretsmanager:GetSecretValue",
+    "redshift-data:ExecuteStatement",
+    "redshift-data:DescribeStatement",
+    "redshift-data:GetStatementResult",
+    "redshift-data:CancelStatement",
+    "redshift:GetClusterCredentials",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "sqs:SendMessage",
+} | STATE_TABLE_ACTIONS
+# Actions that would let the role invoke a Lambda function, itself included.
+LAMBDA_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:InvokeAsync", "lambda:InvokeFunctionUrl")
+
+# The Cancel button: CANCEL_BUTTON=CANCEL_ON adds the public Function URL Slack's interactivity
+# posts clicks to, and a database identity of its own that may only cancel (sys:operator):
+# temporary credentials for CANCEL_DB_USER, or the stored credentials in CANCEL_SECRET. The
+# monitor signs in as MONITOR_DB_USER or MONITOR_SECRET, and the two must differ.
+CANCEL_BUTTON = "CancelButton"
+CANCEL_ON, CANCEL_OFF = "enabled", "disabled"
+CANCEL_DB_USER = "CancelDbUser"
+CANCEL_SECRET = "CancelDatabaseSecretArn"
+CANCEL_CONCURRENCY = "CancelConcurrency"
+MONITOR_DB_USER = "DbUser"
+MONITOR_SECRET = "DatabaseSecretArn"
+# The secret keys the function reads them from (src/secret/contract.rs).
+SECRET_KEY_OF = {
+    MONITOR_DB_USER: "db_user",
+    MONITOR_SECRET: "redshift_secret_arn",
+    CANCEL_DB_USER: "cancel_db_user",
+    CANCEL_SECRET: "cancel_redshift_secret_arn",
+}
+CANCEL_KEYS = {"slack_signing_secret", "cancel_allowed_users"}
+# Values the identity parameters are given when grants and rules are evaluated below.
+SAMPLE_SECRET_ARNS = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:monitor-AbCdEf",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:canceller-GhIjKl",
+)
+SAMPLE_ALERT_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:alert-MnOpQr"
+SAMPLE_DB_USERS = ("monitor", "canceller")
+# The two public permissions a Function URL with AuthType NONE needs (Lambda, "Control access to
+# Lambda function URLs": since October 2025 a new URL needs both actions), and what each must be
+# limited by: InvokeFunctionUrl to URLs with AuthType NONE, InvokeFunction to invocations made
+# through a function URL, so that "*" may call the URL but never the Invoke API.
+PUBLIC_URL_PERMISSIONS = {
+    "lambda:InvokeFunctionUrl": ("FunctionUrlAuthType", "NONE"),
+    "lambda:InvokeFunction": ("InvokedViaFunctionUrl", True),
 }
 
 # For the actions that only take "*": the Data API's statement-owner condition key limits them to
@@ -355,12 +415,17 @@ def check_scoped_resources(template: dict) -> None:
     creds = statements_with(template, "redshift:GetClusterCredentials")
     if not creds:
         fail("redshift:GetClusterCredentials is missing (DbUser authentication)")
+    # One statement per database user: the monitor's, or the Cancel button's (which statement
+    # exists with which parameters is check_database_identities' business).
     for _, statement, _ in creds:
-        if sorted(resource_strings(statement["Resource"])) != sorted(
-            [
-                arn + "dbuser:${ClusterIdentifier}/${DbUser}",
-                arn + "dbname:${ClusterIdentifier}/${DatabaseName}",
-            ]
+        if not any(
+            sorted(resource_strings(statement["Resource"])) == sorted(
+                [
+                    arn + "dbuser:${ClusterIdentifier}/${" + user + "}",
+                    arn + "dbname:${ClusterIdentifier}/${DatabaseName}",
+                ]
+            )
+            for user in (MONITOR_DB_USER, CANCEL_DB_USER)
         ):
             fail(f"GetClusterCredentials must name one dbuser and one dbname: {statement['Resource']}")
     # The state table: its own ARN, never a pattern, an index or another table.
@@ -825,6 +890,380 @@ def check_schedule_state_is_a_parameter(template: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The Cancel button: a public Function URL, a capped concurrency, a database identity of its own
+
+ALERT_SECRET_PARAMETER = "ExistingSecretArn"
+INTERACTIVITY_OUTPUT = "InteractivityRequestUrl"
+# Stand-ins for pseudo parameters when an output is rendered.
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "long-query-alert",
+}
+
+
+def resolve(template: dict, node, params: dict[str, str]):
+    """`node` with every Fn::If decided for `params`; None where only AWS::NoValue is left."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, yes, no = node["Fn::If"]
+            side = yes if condition_holds(template, name, params) else no
+            return resolve(template, side, params)
+        if node == NO_VALUE:
+            return None
+        return {k: resolve(template, v, params) for k, v in node.items()}
+    if isinstance(node, list):
+        return [x for x in (resolve(template, v, params) for v in node) if x is not None]
+    return node
+
+
+def resource_text(resource) -> str:
+    """A resolved Resource entry as text: `!Ref X` reads ${X}, `!GetAtt X.Arn` ${X.Arn}."""
+    if isinstance(resource, str):
+        return resource
+    if isinstance(resource, dict) and set(resource) == {"Ref"}:
+        return "${" + resource["Ref"] + "}"
+    if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
+        return "${" + ".".join(resource["Fn::GetAtt"]) + "}"
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"}:
+        sub = resource["Fn::Sub"]
+        if isinstance(sub, str):
+            return sub
+    fail(f"cannot read the resource {resource}")
+
+
+def function_role(template: dict) -> str:
+    name, function = the_function(template)
+    role = function.get("Properties", {}).get("Role")
+    if not (isinstance(role, dict) and set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn"):
+        fail(f"{name}: Role must be the stack's own role (!GetAtt Role.Arn), not {role}")
+    return role["Fn::GetAtt"][0]
+
+
+def role_grants(template: dict, params: dict[str, str]) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's role allows with these parameter values."""
+    role = function_role(template)
+    grants = set()
+    for owner, statement, conditions in iam_statements(template):
+        # The trust policy's statements name a Principal, not a Resource.
+        if owner != role or "Principal" in statement or statement.get("Effect") != "Allow":
+            continue
+        if not deployed(template, conditions, params):
+            continue
+        for action in as_list(statement.get("Action", [])):
+            for resource in as_list(resolve(template, statement.get("Resource"), params)):
+                grants.add((action, resource_text(resource)))
+    return grants
+
+
+def shown(params: dict[str, str], names=None) -> dict[str, str]:
+    names = names or (CANCEL_BUTTON, MONITOR_DB_USER, MONITOR_SECRET, CANCEL_DB_USER, CANCEL_SECRET)
+    return {n: params[n] for n in names if n in params}
+
+
+def cancel_button_values(template: dict) -> list[str]:
+    parameter = template.get("Parameters", {}).get(CANCEL_BUTTON)
+    if parameter is None:
+        fail(f"the {CANCEL_BUTTON} parameter is missing")
+    values = parameter.get("AllowedValues", [])
+    if sorted(values) != sorted([CANCEL_ON, CANCEL_OFF]):
+        fail(f"{CANCEL_BUTTON} must allow exactly {CANCEL_OFF} and {CANCEL_ON}, not {values}")
+    # The URL is public: nobody gets one without asking for it.
+    if parameter.get("Default") != CANCEL_OFF:
+        fail(f"{CANCEL_BUTTON} must default to {CANCEL_OFF}: the URL it adds is public")
+    return values
+
+
+def identity_matrix(template: dict):
+    """Every combination of the button (on, off), the monitor's identity and the canceller's (each
+    empty or given) and the alert secret (created or given): all parameters, the rest defaults."""
+    choices = {
+        CANCEL_BUTTON: cancel_button_values(template),
+        MONITOR_DB_USER: ("", SAMPLE_DB_USERS[0]),
+        MONITOR_SECRET: ("", SAMPLE_SECRET_ARNS[0]),
+        CANCEL_DB_USER: ("", SAMPLE_DB_USERS[1]),
+        CANCEL_SECRET: ("", SAMPLE_SECRET_ARNS[1]),
+        ALERT_SECRET_PARAMETER: ("", SAMPLE_ALERT_SECRET_ARN),
+    }
+    for values in itertools.product(*choices.values()):
+        yield parameter_values(template, **dict(zip(choices, values)))
+
+
+def button_matrix(template: dict):
+    """The button on and off, in every alert mode, with either cancel identity or none."""
+    mode = alert_mode_parameter(template)
+    choices = {
+        CANCEL_BUTTON: cancel_button_values(template),
+        CANCEL_DB_USER: ("", SAMPLE_DB_USERS[1]),
+        CANCEL_SECRET: ("", SAMPLE_SECRET_ARNS[1]),
+        mode: template["Parameters"][mode].get("AllowedValues", []),
+    }
+    for values in itertools.product(*choices.values()):
+        yield parameter_values(template, **dict(zip(choices, values)))
+
+
+def require_with_the_button(template: dict, what: str, conditions) -> None:
+    """`what`, behind `conditions`, exists exactly when the button is on, whatever else is set."""
+    for params in button_matrix(template):
+        on = params[CANCEL_BUTTON] == CANCEL_ON
+        if deployed(template, conditions, params) != on:
+            fail(f"{what} must exist exactly when {CANCEL_BUTTON}={CANCEL_ON}, but with "
+                 f"{shown(params, None)} and the other parameters at their defaults it "
+                 f"{'does not' if on else 'does'}")
+
+
+def check_database_identities(template: dict) -> None:
+    """The role may sign in to Redshift as exactly the identities the parameters name: the
+    monitor's (DbUser or DatabaseSecretArn) and, only with the Cancel button on, the canceller's
+    (CancelDbUser or CancelDatabaseSecretArn), each only when it is given, each scoped to that one
+    user (and the one database) or that one secret."""
+    arn = "arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:"
+    dbname = arn + "dbname:${ClusterIdentifier}/${DatabaseName}"
+    variables = (function_property(template, "Environment") or {}).get("Variables", {})
+    sign_in = ("redshift:GetClusterCredentials", "secretsmanager:GetSecretValue")
+    for params in identity_matrix(template):
+        on = params[CANCEL_BUTTON] == CANCEL_ON
+        users = [u for u, used in ((MONITOR_DB_USER, True), (CANCEL_DB_USER, on)) if used and params[u]]
+        secrets = [s for s, used in ((MONITOR_SECRET, True), (CANCEL_SECRET, on)) if used and params[s]]
+        # The alert secret itself, as SECRET_ID names it.
+        want = {("secretsmanager:GetSecretValue", resource_text(resolve(template, variables.get("SECRET_ID"), params)))}
+        want |= {("secretsmanager:GetSecretValue", "${" + s + "}") for s in secrets}
+        for user in users:
+            want.add(("redshift:GetClusterCredentials", arn + "dbuser:${ClusterIdentifier}/${" + user + "}"))
+            want.add(("redshift:GetClusterCredentials", dbname))
+        got = {g for g in role_grants(template, params) if g[0] in sign_in}
+        if got != want:
+            fail(f"with {shown(params)} the role's sign-in grants are wrong: more than asked "
+                 f"{sorted(got - want)}, missing {sorted(want - got)}")
+
+
+def check_function_role_actions(template: dict) -> None:
+    """The role calls only what the function uses, and never invokes a Lambda function: the
+    Cancel button works inside the invocation Slack's request started (no self-invocation)."""
+    role = function_role(template)
+    for owner, statement, _ in iam_statements(template):
+        if owner != role or "Principal" in statement:
+            continue
+        for action in as_list(statement.get("Action", [])):
+            text = str(action).lower()
+            invoke = [a for a in LAMBDA_INVOKE_ACTIONS if fnmatch.fnmatchcase(a.lower(), text)]
+            if invoke:
+                fail(f"{role} may call {action} (that is {invoke}): the function never invokes a "
+                     "function, itself included")
+            if action not in ROLE_ACTIONS:
+                fail(f"{role} may call {action}, which the function does not use; its actions are "
+                     f"{sorted(ROLE_ACTIONS)}")
+
+
+def check_function_url(template: dict) -> None:
+    """With the button on, and only then: one Function URL on the function, AuthType NONE (Slack
+    cannot sign AWS requests; the function checks Slack's signature), buffered, no CORS; the
+    public permissions are exactly the two a NONE URL needs, each limited to the URL; the output
+    Slack's app is configured with."""
+    name, function = the_function(template)
+    if "FunctionUrlConfig" in function.get("Properties", {}):
+        fail(f"{name}: write the URL and its permissions out instead of SAM's FunctionUrlConfig")
+    urls = resources(template, "AWS::Lambda::Url")
+    if len(urls) != 1:
+        fail(f"expected one AWS::Lambda::Url (the Cancel button's), found {sorted(urls)}")
+    url_name, url = next(iter(urls.items()))
+    props = url.get("Properties", {})
+    if not is_ref(props.get("TargetFunctionArn"), name):
+        fail(f"{url_name} must target {name}, not {props.get('TargetFunctionArn')}")
+    if props.get("AuthType") != "NONE":
+        fail(f"{url_name}: AuthType must be NONE (Slack cannot sign AWS requests; the function "
+             f"verifies Slack's signature), not {props.get('AuthType')}")
+    if props.get("InvokeMode") != "BUFFERED":
+        fail(f"{url_name}: InvokeMode must be BUFFERED (one answer to Slack), not {props.get('InvokeMode')}")
+    if "Cors" in props or "Qualifier" in props:
+        fail(f"{url_name}: no Cors (only Slack's servers call it) and no Qualifier")
+    require_with_the_button(template, url_name, url.get("Condition"))
+
+    # Every grant to "*" on the function: only the URL's two, each limited to it.
+    public: dict[str, str] = {}
+    for perm_name, permission in resources(template, "AWS::Lambda::Permission").items():
+        perm = permission.get("Properties", {})
+        if perm.get("Principal") != "*":
+            continue
+        action = perm.get("Action")
+        if action not in PUBLIC_URL_PERMISSIONS:
+            fail(f"{perm_name} allows anyone {action}: only {sorted(PUBLIC_URL_PERMISSIONS)}, "
+                 "limited to the URL, may be public")
+        key, value = PUBLIC_URL_PERMISSIONS[action]
+        # A boolean may be written as the string "true"; the auth type only as NONE.
+        accepted = (value, "true") if value is True else (value,)
+        if not any(perm.get(key) == a and type(perm.get(key)) is type(a) for a in accepted):
+            fail(f"{perm_name} allows anyone {action} without {key}: {value}; that lets anyone "
+                 "call the function " + ("through the Invoke API" if action == "lambda:InvokeFunction"
+                                          else "through a URL of any auth type"))
+        if not is_ref(perm.get("FunctionName"), name):
+            fail(f"{perm_name} must name {name}, not {perm.get('FunctionName')}")
+        if action in public.values():
+            fail(f"{perm_name} repeats the public {action} permission")
+        require_with_the_button(template, perm_name, permission.get("Condition"))
+        public[perm_name] = action
+    missing = set(PUBLIC_URL_PERMISSIONS) - set(public.values())
+    if missing:
+        fail(f"the URL lacks the public {sorted(missing)} permission: since October 2025 a URL "
+             "with AuthType NONE needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction")
+
+    output = template.get("Outputs", {}).get(INTERACTIVITY_OUTPUT)
+    if output is None:
+        fail(f"output {INTERACTIVITY_OUTPUT} (the Slack app's Request URL) is missing")
+    if output.get("Value") != {"Fn::GetAtt": [url_name, "FunctionUrl"]}:
+        fail(f"{INTERACTIVITY_OUTPUT} must be {url_name}.FunctionUrl, not {output.get('Value')}")
+    require_with_the_button(template, f"output {INTERACTIVITY_OUTPUT}", output.get("Condition"))
+
+
+def check_reserved_concurrency(template: dict) -> None:
+    """With the button on, a reserved concurrency from CancelConcurrency caps what requests to a
+    public URL can run; without it, none is reserved. It also caps the schedule, which needs 1."""
+    name, _ = the_function(template)
+    value = function_property(template, "ReservedConcurrentExecutions")
+    for params in button_matrix(template):
+        on = params[CANCEL_BUTTON] == CANCEL_ON
+        got = resolve(template, value, params)
+        want = {"Ref": CANCEL_CONCURRENCY} if on else None
+        if got != want:
+            fail(f"{name}: with {shown(params, None)} ReservedConcurrentExecutions must be "
+                 f"{want if on else 'unset (AWS::NoValue)'}, not {got}")
+    parameter = template.get("Parameters", {}).get(CANCEL_CONCURRENCY, {})
+    if parameter.get("Type") != "Number":
+        fail(f"{CANCEL_CONCURRENCY} must be a Number")
+    try:
+        low, high = int(parameter["MinValue"]), int(parameter["MaxValue"])
+        default = int(parameter["Default"])
+    except (KeyError, ValueError):
+        fail(f"{CANCEL_CONCURRENCY} needs a MinValue, a MaxValue and a Default")
+    if low < 1:
+        fail(f"{CANCEL_CONCURRENCY} must be at least 1: 0 would stop every run, the schedule's too")
+    if not low <= default <= high:
+        fail(f"{CANCEL_CONCURRENCY}'s default {default} is outside {low}..{high}")
+
+
+def rules_about(template: dict, names: set[str]) -> list[dict]:
+    return [r for r in template.get("Rules", {}).values() if refs(r) & names]
+
+
+def rules_accept(rules: list[dict], params: dict[str, str]) -> bool:
+    for rule in rules:
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], params):
+            continue
+        if not all(evaluate(a["Assert"], params) for a in rule.get("Assertions", [])):
+            return False
+    return True
+
+
+def check_cancel_identity_rule(template: dict) -> None:
+    """The Rules accept the button exactly with one cancel identity that is not the monitor's:
+    one of CancelDbUser and CancelDatabaseSecretArn, CancelDbUser not DbUser, the secret not
+    DatabaseSecretArn. With the button off, the cancel parameters are ignored."""
+    parameters = template.get("Parameters", {})
+    # The comparison with the monitor's is exact only if both allow the same spellings.
+    for cancel, monitor in ((CANCEL_DB_USER, MONITOR_DB_USER), (CANCEL_SECRET, MONITOR_SECRET)):
+        got = parameters.get(cancel, {}).get("AllowedPattern")
+        if got != parameters.get(monitor, {}).get("AllowedPattern"):
+            fail(f"{cancel}'s AllowedPattern {got!r} must be {monitor}'s, so that comparing the two "
+                 "is exact")
+    rules = rules_about(template, {CANCEL_BUTTON, CANCEL_DB_USER, CANCEL_SECRET})
+    if not rules:
+        fail("no CloudFormation Rule constrains the Cancel button's identity")
+    users, arns = ("",) + SAMPLE_DB_USERS, ("",) + SAMPLE_SECRET_ARNS
+    for values in itertools.product(cancel_button_values(template), users, arns, users, arns):
+        given = dict(zip((CANCEL_BUTTON, MONITOR_DB_USER, MONITOR_SECRET, CANCEL_DB_USER, CANCEL_SECRET), values))
+        params = parameter_values(template, **given)
+        user, secret = given[CANCEL_DB_USER], given[CANCEL_SECRET]
+        want = given[CANCEL_BUTTON] != CANCEL_ON or (
+            bool(user) != bool(secret)
+            and (not user or user != given[MONITOR_DB_USER])
+            and (not secret or secret != given[MONITOR_SECRET])
+        )
+        if rules_accept(rules, params) != want:
+            fail(f"the Rules {'refuse' if want else 'accept'} {given}: with the button on they must "
+                 "accept exactly one cancel identity, and not the monitor's")
+
+
+def check_parameter_groups(template: dict) -> None:
+    """Every parameter in exactly one group of the console's form, and no group names a stranger."""
+    groups = (
+        template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {}).get("ParameterGroups", [])
+    )
+    grouped = [name for group in groups for name in group.get("Parameters", [])]
+    parameters = set(template.get("Parameters", {}))
+    if sorted(grouped) != sorted(parameters):
+        repeated = sorted({n for n in grouped if grouped.count(n) > 1})
+        fail(f"parameter groups: ungrouped {sorted(parameters - set(grouped))}, unknown "
+             f"{sorted(set(grouped) - parameters)}, repeated {repeated}")
+
+
+def render(template: dict, node, params: dict[str, str]) -> str:
+    """A string-valued property as CloudFormation would produce it (resources read <Name>)."""
+    node = resolve(template, node, params)
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        name = node["Ref"]
+        if name in params:
+            return params[name]
+        return PSEUDO_PARAMETERS.get(name, f"<{name}>")
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        sub = node["Fn::Sub"]
+        text, variables = (sub, {}) if isinstance(sub, str) else sub
+        values = {k: render(template, v, params) for k, v in variables.items()}
+
+        def one(match):
+            name = match.group(1)
+            if name in values:
+                return values[name]
+            return render(template, {"Ref": name}, params)
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", one, text)
+    fail(f"cannot render {node}")
+
+
+def check_put_secret_command(template: dict) -> None:
+    """PutSecretCommand writes the whole secret as valid JSON, with the sign-in the parameters
+    name and, with the button on (and only then), the Cancel button's keys and identity."""
+    output = template.get("Outputs", {}).get("PutSecretCommand")
+    if output is None:
+        fail("output PutSecretCommand is missing")
+    cancel_keys = CANCEL_KEYS | {SECRET_KEY_OF[CANCEL_DB_USER], SECRET_KEY_OF[CANCEL_SECRET]}
+    all_rules = list(template.get("Rules", {}).values())
+    for params in identity_matrix(template):
+        if not rules_accept(all_rules, params):
+            continue  # CloudFormation would refuse these values
+        command = render(template, output.get("Value"), params)
+        found = re.search(r"--secret-string '([^']*)'", command)
+        if not found:
+            fail(f"PutSecretCommand has no --secret-string '...': {command}")
+        try:
+            secret = json.loads(found.group(1))
+        except ValueError as err:
+            fail(f"with {shown(params)} PutSecretCommand writes invalid JSON ({err}): {found.group(1)}")
+        want = {}
+        for parameter in (MONITOR_DB_USER, MONITOR_SECRET):
+            if params[parameter]:
+                want[SECRET_KEY_OF[parameter]] = params[parameter]
+        on = params[CANCEL_BUTTON] == CANCEL_ON
+        if on:
+            for parameter in (CANCEL_DB_USER, CANCEL_SECRET):
+                if params[parameter]:
+                    want[SECRET_KEY_OF[parameter]] = params[parameter]
+        got = {k: secret.get(k) for k in set(SECRET_KEY_OF.values()) if k in secret}
+        if got != want:
+            fail(f"with {shown(params)} PutSecretCommand writes the identities {got}, not {want}")
+        extra = set(secret) & cancel_keys
+        if on and not CANCEL_KEYS <= extra:
+            fail(f"with the button on PutSecretCommand must write {sorted(CANCEL_KEYS)}")
+        if not on and extra:
+            fail(f"with the button off PutSecretCommand writes {sorted(extra)}")
+
+
+
+# ---------------------------------------------------------------------------------------------
 # Sample events
 
 
@@ -858,6 +1297,13 @@ TEMPLATE_CHECKS = [
     check_one_schedule_runs,
     check_scheduler_target,
     check_schedule_state_is_a_parameter,
+    check_database_identities,
+    check_function_role_actions,
+    check_function_url,
+    check_reserved_concurrency,
+    check_cancel_identity_rule,
+    check_parameter_groups,
+    check_put_secret_command,
 ]
 
 
@@ -916,6 +1362,27 @@ class TemplateTest(unittest.TestCase):
 
     def test_every_sample_event_is_valid_json(self):
         check_events()
+
+    def test_the_role_signs_in_as_exactly_the_identities_given(self):
+        check_database_identities(self.template)
+
+    def test_the_role_calls_only_what_the_function_uses_and_never_invokes(self):
+        check_function_role_actions(self.template)
+
+    def test_the_cancel_url_is_public_only_through_the_url_and_only_with_the_button(self):
+        check_function_url(self.template)
+
+    def test_reserved_concurrency_exactly_with_the_button(self):
+        check_reserved_concurrency(self.template)
+
+    def test_the_rules_want_one_cancel_identity_not_the_monitors(self):
+        check_cancel_identity_rule(self.template)
+
+    def test_every_parameter_is_in_one_group(self):
+        check_parameter_groups(self.template)
+
+    def test_put_secret_command_writes_the_whole_secret(self):
+        check_put_secret_command(self.template)
 
     def test_action_table_matches_the_service_authorization_reference(self):
         spec = importlib.resources.files("cfnlint.data.AdditionalSpecs") / "Policies.json"
@@ -1441,6 +1908,424 @@ class ChecksCanFail(unittest.TestCase):
             (Path(tmp) / "dry-run.json").unlink()
             with self.assertRaises(AssertionError):
                 check_events(Path(tmp))
+
+    # --- The Cancel button ---
+
+    def resource(self, template, name):
+        return template["Resources"][name]
+
+    def wrap(self, template, sid, condition):
+        """Puts the statement `sid` behind `condition` instead of its own."""
+        for item in self.role_statements(template):
+            for statement, _ in branches(item):
+                if statement.get("Sid") == sid:
+                    item["Fn::If"][0] = condition
+
+    def test_public_invoke_api(self):
+        """`Principal: "*"` with lambda:InvokeFunction and no condition: anyone may call the
+        Invoke API, not just the URL."""
+        invoke = lambda t: self.resource(t, "AlertFunctionUrlInvokePermission")  # noqa: E731
+        self.assertFails(
+            check_function_url,
+            lambda t: invoke(t)["Properties"].pop("InvokedViaFunctionUrl"),
+            because="through the Invoke API",
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: invoke(t)["Properties"].update(InvokedViaFunctionUrl=False),
+            because="through the Invoke API",
+        )
+        # The URL's own permission turned into a plain invoke one.
+        self.assertFails(
+            check_function_url,
+            lambda t: self.resource(t, "AlertFunctionUrlPermission")["Properties"].update(
+                Action="lambda:InvokeFunction"
+            ),
+            because="without InvokedViaFunctionUrl",
+        )
+
+        # One more resource, in every stack.
+        def another(t):
+            t["Resources"]["PublicInvoke"] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Ref": "AlertFunction"},
+                    "Principal": "*",
+                },
+            }
+
+        self.assertFails(check_function_url, another, because="through the Invoke API")
+        # Anything else public.
+        self.assertFails(
+            check_function_url,
+            lambda t: invoke(t)["Properties"].update(Action="lambda:*"),
+            because="only",
+        )
+
+    def test_url_permission_for_any_auth_type(self):
+        url_permission = lambda t: self.resource(t, "AlertFunctionUrlPermission")  # noqa: E731
+        self.assertFails(
+            check_function_url,
+            lambda t: url_permission(t)["Properties"].pop("FunctionUrlAuthType"),
+            because="a URL of any auth type",
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: url_permission(t)["Properties"].update(FunctionUrlAuthType="AWS_IAM"),
+            because="without FunctionUrlAuthType",
+        )
+
+    def test_url_without_both_permissions(self):
+        for name in ("AlertFunctionUrlInvokePermission", "AlertFunctionUrlPermission"):
+            with self.subTest(name=name):
+                self.assertFails(
+                    check_function_url,
+                    lambda t, n=name: t["Resources"].pop(n),
+                    because="October 2025",
+                )
+
+        def twice(t):
+            t["Resources"]["AgainPermission"] = copy.deepcopy(
+                self.resource(t, "AlertFunctionUrlPermission")
+            )
+
+        self.assertFails(check_function_url, twice, because="repeats")
+
+    def test_url_authenticated_streamed_or_browsable(self):
+        props = lambda t: self.resource(t, "AlertFunctionUrl")["Properties"]  # noqa: E731
+        self.assertFails(
+            check_function_url, lambda t: props(t).update(AuthType="AWS_IAM"), because="AuthType"
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: props(t).update(InvokeMode="RESPONSE_STREAM"),
+            because="BUFFERED",
+        )
+        self.assertFails(
+            check_function_url, lambda t: props(t).pop("InvokeMode"), because="BUFFERED"
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: props(t).update(Cors={"AllowOrigins": ["*"]}),
+            because="no Cors",
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: props(t).update(TargetFunctionArn={"Fn::GetAtt": ["AlarmTopic", "Arn"]}),
+            because="must target",
+        )
+        self.assertFails(
+            check_function_url, lambda t: t["Resources"].pop("AlertFunctionUrl"), because="one"
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: self.function(t).update(FunctionUrlConfig={"AuthType": "NONE"}),
+            because="FunctionUrlConfig",
+        )
+
+    def test_url_in_the_wrong_stacks(self):
+        for name in (
+            "AlertFunctionUrl",
+            "AlertFunctionUrlPermission",
+            "AlertFunctionUrlInvokePermission",
+        ):
+            with self.subTest(name=name):
+                # In every stack, the button off included.
+                self.assertFails(
+                    check_function_url,
+                    lambda t, n=name: self.resource(t, n).pop("Condition"),
+                    because="must exist exactly when",
+                )
+                # Only with one of the two cancel identities.
+                self.assertFails(
+                    check_function_url,
+                    lambda t, n=name: self.resource(t, n).update(Condition="CancelWithDbUser"),
+                    because="must exist exactly when",
+                )
+        # The button's condition inverted.
+        self.assertFails(
+            check_function_url,
+            lambda t: t["Conditions"].update(
+                UseCancelButton={"Fn::Equals": [{"Ref": "CancelButton"}, "disabled"]}
+            ),
+            because="must exist exactly when",
+        )
+        # The output: missing, another value, or in every stack (a GetAtt of nothing).
+        outputs = lambda t: t["Outputs"]  # noqa: E731
+        self.assertFails(
+            check_function_url,
+            lambda t: outputs(t).pop("InteractivityRequestUrl"),
+            because="is missing",
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: outputs(t)["InteractivityRequestUrl"].update(
+                Value={"Fn::GetAtt": ["AlertFunction", "Arn"]}
+            ),
+            because="FunctionUrl",
+        )
+        self.assertFails(
+            check_function_url,
+            lambda t: outputs(t)["InteractivityRequestUrl"].pop("Condition"),
+            because="must exist exactly when",
+        )
+
+    def test_the_button_public_by_default(self):
+        self.assertFails(
+            check_function_url,
+            lambda t: t["Parameters"]["CancelButton"].update(Default="enabled"),
+            because="default to disabled",
+        )
+
+    def test_reserved_concurrency_missing_or_always(self):
+        reserved = lambda t: self.function(t)  # noqa: E731
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: reserved(t).pop("ReservedConcurrentExecutions"),
+            because="ReservedConcurrentExecutions must be",
+        )
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: reserved(t).update(ReservedConcurrentExecutions={"Ref": "CancelConcurrency"}),
+            because="unset",
+        )
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: reserved(t).update(
+                ReservedConcurrentExecutions={
+                    "Fn::If": ["UseCancelButton", NO_VALUE, {"Ref": "CancelConcurrency"}]
+                }
+            ),
+            because="ReservedConcurrentExecutions must be",
+        )
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: reserved(t)["ReservedConcurrentExecutions"]["Fn::If"].__setitem__(
+                0, "CancelWithDbUser"
+            ),
+            because="ReservedConcurrentExecutions must be",
+        )
+        # A fixed number instead of the parameter.
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: reserved(t)["ReservedConcurrentExecutions"]["Fn::If"].__setitem__(1, 100),
+            because="ReservedConcurrentExecutions must be",
+        )
+
+    def test_reserved_concurrency_of_zero(self):
+        parameter = lambda t: t["Parameters"]["CancelConcurrency"]  # noqa: E731
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: parameter(t).update(MinValue=0),
+            because="at least 1",
+        )
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: parameter(t).pop("MaxValue"),
+            because="needs a MinValue, a MaxValue",
+        )
+        self.assertFails(
+            check_reserved_concurrency,
+            lambda t: parameter(t).update(Default=500),
+            because="outside",
+        )
+
+    def test_the_role_may_invoke(self):
+        def add(statement, condition=None):
+            def change(t):
+                item = statement if condition is None else {"Fn::If": [condition, statement, NO_VALUE]}
+                self.role_statements(t).append(item)
+
+            return change
+
+        invoke_itself = {
+            "Sid": "InvokeItself",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["AlertFunction", "Arn"]},
+        }
+        self.assertFails(check_function_role_actions, add(invoke_itself), because="never invokes")
+        self.assertFails(
+            check_function_role_actions,
+            add(invoke_itself, "UseCancelButton"),
+            because="never invokes",
+        )
+        for action in ("lambda:Invoke*", "lambda:*", "*", "lambda:InvokeAsync"):
+            with self.subTest(action=action):
+                self.assertFails(
+                    check_function_role_actions,
+                    lambda t, a=action: self.statement(t, "WriteItsOwnLogs")["Action"].append(a),
+                    because="never invokes",
+                )
+        # Another action the function does not use.
+        self.assertFails(
+            check_function_role_actions,
+            lambda t: self.statement(t, "CancelAsItsOwnDbUser").update(
+                Action=["redshift:GetClusterCredentials", "redshift:CreateClusterUser"]
+            ),
+            because="does not use",
+        )
+
+    def test_cancel_user_everywhere_or_too_broad(self):
+        sid = "CancelAsItsOwnDbUser"
+        arn = "arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:"
+        # Without the button (and with it but the secret chosen).
+        self.assertFails(
+            check_database_identities, lambda t: self.unwrap(t, sid), because="more than asked"
+        )
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.wrap(t, sid, "UseCancelButton"),
+            because="more than asked",
+        )
+        # With the monitor's user instead of its own: the canceller would be the monitor.
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.statement(t, sid)["Resource"].__setitem__(
+                0, {"Fn::Sub": arn + "dbuser:${ClusterIdentifier}/${DbUser}"}
+            ),
+            because="missing",
+        )
+        # Any user of the cluster, or every database.
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.statement(t, sid)["Resource"].__setitem__(
+                0, {"Fn::Sub": arn + "dbuser:${ClusterIdentifier}/*"}
+            ),
+            because="more than asked",
+        )
+        self.assertFails(
+            check_scoped_resources,
+            lambda t: self.statement(t, sid)["Resource"].__setitem__(
+                1, {"Fn::Sub": arn + "dbname:${ClusterIdentifier}/*"}
+            ),
+            because="one dbuser and one dbname",
+        )
+        # Gone: the button cannot sign in.
+        def drop(t):
+            statements = self.role_statements(t)
+            statements[:] = [i for i in statements if not any(s.get("Sid") == sid for s, _ in branches(i))]
+
+        self.assertFails(check_database_identities, drop, because="missing")
+
+    def test_cancel_secret_everywhere_or_another(self):
+        sid = "CancelWithStoredCredentials"
+        self.assertFails(
+            check_database_identities, lambda t: self.unwrap(t, sid), because="more than asked"
+        )
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.wrap(t, sid, "UseDatabaseSecret"),
+            because="more than asked",
+        )
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.statement(t, sid).update(Resource={"Ref": "DatabaseSecretArn"}),
+            because="missing",
+        )
+        self.assertFails(
+            check_database_identities,
+            lambda t: self.statement(t, sid).update(Resource="*"),
+            because="more than asked",
+        )
+        # The condition forgets the button.
+        self.assertFails(
+            check_database_identities,
+            lambda t: t["Conditions"].update(
+                CancelWithSecret={"Fn::Not": [{"Fn::Equals": [{"Ref": "CancelDatabaseSecretArn"}, ""]}]}
+            ),
+            because="more than asked",
+        )
+
+    def test_cancel_rule_missing_or_loose(self):
+        rule = lambda t: t["Rules"]["OneSeparateIdentityToCancel"]  # noqa: E731
+        self.assertFails(
+            check_cancel_identity_rule,
+            lambda t: t["Rules"].pop("OneSeparateIdentityToCancel"),
+            because="no CloudFormation Rule",
+        )
+        # Each assertion is needed: both/neither identities, the monitor's user, its secret.
+        for index in range(3):
+            with self.subTest(assertion=index):
+                self.assertFails(
+                    check_cancel_identity_rule,
+                    lambda t, i=index: rule(t)["Assertions"].pop(i),
+                    because="the Rules accept",
+                )
+        # "At least one" instead of "exactly one".
+        self.assertFails(
+            check_cancel_identity_rule,
+            lambda t: rule(t)["Assertions"][0].update(
+                Assert={
+                    "Fn::Not": [{"Fn::And": [
+                        {"Fn::Equals": [{"Ref": "CancelDbUser"}, ""]},
+                        {"Fn::Equals": [{"Ref": "CancelDatabaseSecretArn"}, ""]},
+                    ]}]
+                }
+            ),
+            because="the Rules accept",
+        )
+        # Always asserted: a stack without the button would need a cancel identity.
+        self.assertFails(
+            check_cancel_identity_rule,
+            lambda t: rule(t).pop("RuleCondition"),
+            because="the Rules refuse",
+        )
+        # The monitor's name in another spelling would slip past the comparison.
+        self.assertFails(
+            check_cancel_identity_rule,
+            lambda t: t["Parameters"]["CancelDbUser"].update(AllowedPattern="^$|^[A-Za-z_][A-Za-z0-9_$]{0,126}$"),
+            because="AllowedPattern",
+        )
+
+    def test_parameter_out_of_the_groups(self):
+        groups = lambda t: t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]  # noqa: E731
+        self.assertFails(
+            check_parameter_groups,
+            lambda t: groups(t)[-1]["Parameters"].remove("CancelConcurrency"),
+            because="ungrouped ['CancelConcurrency']",
+        )
+        self.assertFails(
+            check_parameter_groups,
+            lambda t: groups(t)[0]["Parameters"].append("CancelButton"),
+            because="repeated ['CancelButton']",
+        )
+        self.assertFails(
+            check_parameter_groups,
+            lambda t: groups(t)[0]["Parameters"].append("CancelTimeout"),
+            because="unknown ['CancelTimeout']",
+        )
+
+    def test_put_secret_command_without_the_cancel_keys(self):
+        value = lambda t: t["Outputs"]["PutSecretCommand"]["Value"]["Fn::Sub"]  # noqa: E731
+        self.assertFails(
+            check_put_secret_command,
+            lambda t: value(t).__setitem__(0, value(t)[0].replace("${Cancel}", "")),
+            because="writes the identities",
+        )
+        # Behind the button alone: the user's key with the secret chosen.
+        self.assertFails(
+            check_put_secret_command,
+            lambda t: value(t)[1]["Cancel"]["Fn::If"].__setitem__(0, "UseCancelButton"),
+            because="writes the identities",
+        )
+        # Invalid JSON once the button is on.
+        self.assertFails(
+            check_put_secret_command,
+            lambda t: value(t)[1]["Cancel"]["Fn::If"][1].update(
+                {"Fn::Sub": value(t)[1]["Cancel"]["Fn::If"][1]["Fn::Sub"].lstrip(",")}
+            ),
+            because="invalid JSON",
+        )
+        # The signing secret forgotten.
+        self.assertFails(
+            check_put_secret_command,
+            lambda t: value(t)[1]["Cancel"]["Fn::If"][1].update(
+                {"Fn::Sub": ',"cancel_db_user":"${CancelDbUser}"'}
+            ),
+            because="must write",
+        )
 
     def test_every_template_check_is_exercised_here(self):
         source = Path(__file__).read_text()

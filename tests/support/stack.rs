@@ -245,6 +245,11 @@ impl Stack {
         )
     }
 
+    /// The cluster model as it stands (queries in flight, history, sessions).
+    pub fn load_cluster_state(&self) -> Value {
+        control(self.ports.dataapi, "GET", "/_control/cluster", None)
+    }
+
     pub fn advance_clock(&self, seconds: f64) -> Value {
         control(
             self.ports.dataapi,
