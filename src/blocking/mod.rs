@@ -47,6 +47,7 @@ pub struct Holder {
 /// The check's part of the run's statement: every wait edge, oldest holder first, at most
 /// [`MAX_ROWS`]. `now` is the statement's clock.
 pub fn ctes(now: &str) -> String {
+    let conflict = conflicts("w.lock_mode", "h.lock_mode");
     format!(
         "\
 locks AS (
@@ -77,13 +78,19 @@ waits AS (
     LEFT JOIN pg_class c ON c.oid = w.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE NOT w.granted
-      AND (w.lock_mode = 'AccessExclusiveLock'
-           OR h.lock_mode = 'AccessExclusiveLock'
-           OR (w.lock_mode = 'ShareRowExclusiveLock'
-               AND h.lock_mode = 'ShareRowExclusiveLock'))
+      AND {conflict}
     ORDER BY h.txn_start, w.pid
     LIMIT {MAX_ROWS}
 )"
+    )
+}
+
+/// SQL that is true when a lock wanted in mode `wanted` must wait for one held in mode `held`
+/// on the same table (the conflicts listed at the top of this module).
+pub fn conflicts(wanted: &str, held: &str) -> String {
+    format!(
+        "({wanted} = 'AccessExclusiveLock' OR {held} = 'AccessExclusiveLock' \
+         OR ({wanted} = 'ShareRowExclusiveLock' AND {held} = 'ShareRowExclusiveLock'))"
     )
 }
 

@@ -41,6 +41,7 @@ pub struct IdleTransaction {
 /// The check's part of the run's statement (`:threshold_minutes`; `now` is the statement's
 /// clock): one row per idle session and locked table, at most [`MAX_ROWS`].
 pub fn ctes(now: &str) -> String {
+    let conflict = crate::blocking::conflicts("w.lock_mode", "h.lock_mode");
     format!(
         "\
 open_transactions AS (
@@ -86,9 +87,7 @@ blocked AS (
     JOIN wanted w
       ON w.relation = h.relation
      AND w.pid <> h.pid
-     AND (w.lock_mode = 'AccessExclusiveLock'
-          OR h.lock_mode = 'AccessExclusiveLock'
-          OR (w.lock_mode = 'ShareRowExclusiveLock' AND h.lock_mode = 'ShareRowExclusiveLock'))
+     AND {conflict}
     GROUP BY h.pid
 ),
 idle_rows AS (

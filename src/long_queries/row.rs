@@ -227,6 +227,7 @@ mod tests {
             Field::LongValue(125),
             Field::StringValue("etl_queue  ".into()),
             Field::BooleanValue(true),
+            Field::LongValue(pid * 100),
         ]
     }
 
@@ -246,6 +247,7 @@ mod tests {
             (q.state, q.queue_seconds, q.queue.as_deref(), q.sys_id),
             (QueryState::Queued, Some(125), Some("etl_queue"), true)
         );
+        assert_eq!(q.sys_query_id, Some(700));
         assert_eq!(
             rows.past_threshold_total,
             Some(9),
