@@ -70,7 +70,7 @@ pub struct CheckArgs {
 
     /// The language of the Slack messages: en or ja. Default: $MESSAGE_LANGUAGE, else the
     /// secret's `language`, else en. Logs, errors and the summary stay English.
-    #[arg(long, value_name = "LANG", value_parser = ["en", "ja"])]
+    #[arg(long, value_name = "LANG")]
     pub language: Option<String>,
 
     /// Which checks run beside the long-query check, comma-separated: queued, blocking,
@@ -126,7 +126,18 @@ impl CheckArgs {
             query_source: self.query_source.as_deref().and_then(QuerySource::parse),
             alert_mode: self.alert_mode.as_deref().and_then(AlertModeName::parse),
             schedule: self.schedule_minutes.and_then(Minutes::new),
-            language: self.language.as_deref().and_then(Language::parse),
+            // Checked here, not by clap: the accepted codes are `Language`'s, whatever it holds.
+            language: self
+                .language
+                .as_deref()
+                .map(|code| {
+                    Language::parse(code).ok_or_else(|| ConfigError::Invalid {
+                        origin: Origin::Flag("--language"),
+                        expected: Language::EXPECTED,
+                        found: format!("{:?}", crate::input::shorten(code)),
+                    })
+                })
+                .transpose()?,
             rules: crate::rules::RulesPatch {
                 critical_minutes: self.critical_minutes.and_then(Minutes::new),
                 checks: self
