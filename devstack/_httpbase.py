@@ -11,6 +11,7 @@ Request logs go to stderr only, one short line per request.
 """
 
 import argparse
+import http.client
 import json
 import signal
 import socket
@@ -191,3 +192,32 @@ def serve(handler_cls, description, add_args=None, make_state=None):
     finally:
         server.server_close()
     sys.exit(0)
+
+
+# Headers that belong to one connection, not to the request or the answer.
+HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "expect"}
+NOT_FORWARDED_BACK = HOP_BY_HOP | {"server", "date"}
+
+
+def forward(handler, port, raw, default_type="application/x-amz-json-1.1"):
+    """Passes `handler`'s request to 127.0.0.1:`port` as it came (moto routes by the X-Amz-Target
+    and the SigV4 scope and does not check signatures) and its answer back as it came; 502 when
+    nothing answers. Returns the status sent. For the fault fronts in front of moto."""
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+    upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        upstream.request(handler.command, handler.path, body=raw, headers=headers)
+        answer = upstream.getresponse()
+        body = answer.read()
+        back = [(k, v) for k, v in answer.getheaders() if k.lower() not in NOT_FORWARDED_BACK]
+        status = answer.status
+    except OSError as err:
+        body = json.dumps({"error": f"devstack: upstream did not answer: {err}"}).encode("utf-8")
+        handler.send_bytes(502, body, "application/json")
+        return 502
+    finally:
+        upstream.close()
+    kind = next((v for k, v in back if k.lower() == "content-type"), default_type)
+    handler.send_bytes(status, body, kind, {k: v for k, v in back if k.lower() != "content-type"})
+    return status
+

@@ -25,14 +25,13 @@ Usage: python3 devstack/dynamo_faults.py --port 0 --upstream-port MOTO_PORT   # 
 (stack.py starts it beside moto and announces it as "dynamo").
 """
 
-import http.client
 import json
 import re
 import threading
 import time
 import zlib
 
-from _httpbase import Handler, serve
+from _httpbase import Handler, forward, serve
 
 AMZ_JSON = "application/x-amz-json-1.0"
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -76,10 +75,6 @@ MESSAGES = {
     "ConditionalCheckFailedException": "The conditional request failed",
     "ValidationException": "One or more parameter values were invalid",
 }
-
-HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "expect"}
-# send_response writes its own Server and Date.
-NOT_FORWARDED_BACK = HOP_BY_HOP | {"server", "date"}
 
 
 def _count(fault, key, default, minimum, where):
@@ -195,25 +190,7 @@ class DynamoHandler(Handler):
         return status
 
     def forward(self, state, raw):
-        """Passes the request to moto as it came (moto routes DynamoDB by the X-Amz-Target and
-        the SigV4 scope and does not check the signature) and its answer back as it came."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        upstream = http.client.HTTPConnection("127.0.0.1", state.upstream_port, timeout=60)
-        try:
-            upstream.request(self.command, self.path, body=raw, headers=headers)
-            answer = upstream.getresponse()
-            body = answer.read()
-            back = [(k, v) for k, v in answer.getheaders() if k.lower() not in NOT_FORWARDED_BACK]
-            status = answer.status
-        except OSError as err:
-            body = json.dumps({"error": f"devstack: moto did not answer: {err}"}).encode("utf-8")
-            self.send_bytes(502, body, "application/json")
-            return 502
-        finally:
-            upstream.close()
-        kind = next((v for k, v in back if k.lower() == "content-type"), AMZ_JSON)
-        self.send_bytes(status, body, kind, {k: v for k, v in back if k.lower() != "content-type"})
-        return status
+        return forward(self, state.upstream_port, raw, AMZ_JSON)
 
     def control(self, state, path):
         if self.command == "POST" and path == "/_control/script":

@@ -14,10 +14,8 @@ Usage: python3 devstack/secrets.py --port 0 --upstream-port MOTO_PORT   # prints
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 
-from _httpbase import Handler, serve
+from _httpbase import Handler, forward, serve
 
 AMZ_JSON = "application/x-amz-json-1.1"
 FAULT_KEYS = {"hang_ms", "status", "body", "error", "secret_string"}
@@ -76,16 +74,7 @@ class SecretsHandler(Handler):
                         {"x-amzn-RequestId": "fault-request-id"})
 
     def forward(self, state, raw):
-        """Passes the request to moto with its headers (moto routes by the SigV4 scope)."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        request = urllib.request.Request(f"http://127.0.0.1:{state.upstream_port}{self.path}", data=raw,
-                                         method=self.command, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                status, body, kind = answer.status, answer.read(), answer.headers.get("Content-Type", AMZ_JSON)
-        except urllib.error.HTTPError as err:
-            status, body, kind = err.code, err.read(), err.headers.get("Content-Type", AMZ_JSON)
-        self.send_bytes(status, body, kind)
+        return forward(self, state.upstream_port, raw, AMZ_JSON)
 
     def control(self, state, path):
         if self.command == "POST" and path == "/_control/script":
