@@ -376,3 +376,31 @@ fn a_slow_or_failing_data_api_still_gets_an_answer_within_three_seconds() {
     assert_eq!(status(&answer), 200);
     assert!(s.lambda.logs().contains("\"outcome\":\"failed\""));
 }
+
+#[test]
+fn only_the_deployments_own_secret_gets_buttons() {
+    let s = setup();
+    // Another target with the same keys: its clicks could not be verified with SECRET_ID's
+    // signing secret and acted on, so its messages carry no button.
+    let mut other = s.stack.thread_secret();
+    other["slack_signing_secret"] = json!(SIGNING_SECRET);
+    other["cancel_db_user"] = json!("canceller");
+    s.stack.put_secret("prod/other", &other);
+    let answer = s.lambda.invoke(
+        &json!({"secret_id": "prod/other", "dry_run": true, "alert_mode": "window"}),
+        30_000,
+    );
+    let messages = answer["response"]["messages"].to_string();
+    assert!(messages.contains("query:1:4242"), "{answer}");
+    assert!(!messages.contains("cancel_query"), "{messages}");
+    // The deployment's own secret, in the same mode, does get its button.
+    let own = s
+        .lambda
+        .invoke(&json!({"dry_run": true, "alert_mode": "window"}), 30_000);
+    assert!(
+        own["response"]["messages"]
+            .to_string()
+            .contains("cancel_query"),
+        "{own}"
+    );
+}

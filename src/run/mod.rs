@@ -38,6 +38,9 @@ pub struct App<H = Reqwest> {
     state: Option<Store>,
     /// Signed Slack requests this container has seen (replays are refused).
     replays: cancel::Replays,
+    /// The secret whose signing secret checks clicks (`SECRET_ID`): only its queries get a
+    /// Cancel button, as a click on another target's could not be verified and acted on.
+    button_secret: Option<String>,
 }
 
 impl App<Reqwest> {
@@ -66,6 +69,7 @@ impl App<Reqwest> {
             slack,
         )
         .with_state(state)
+        .with_button_secret(env("SECRET_ID").map(|s| s.trim().to_owned()))
     }
 }
 
@@ -77,7 +81,28 @@ impl<H: HttpPost> App<H> {
             slack,
             state: None,
             replays: cancel::Replays::default(),
+            button_secret: None,
         }
+    }
+
+    /// Draws Cancel buttons on the queries of `secret_id` (the deployment's `SECRET_ID`).
+    pub fn with_button_secret(mut self, secret_id: Option<String>) -> Self {
+        self.button_secret = secret_id;
+        self
+    }
+
+    /// The secret a Cancel button names: `secret_id`, when it is the one clicks are verified
+    /// with and it sets cancelling up.
+    fn cancel_target<'a>(
+        &self,
+        secret: &crate::secret::SecretConfig,
+        secret_id: &'a str,
+    ) -> Option<&'a str> {
+        let can = secret
+            .interactivity
+            .as_ref()
+            .is_some_and(|i| i.can_cancel());
+        (can && self.button_secret.as_deref() == Some(secret_id)).then_some(secret_id)
     }
 
     /// Keeps thread mode's state in `store`.
@@ -181,7 +206,7 @@ impl<H: HttpPost> App<H> {
             rules: &rules,
             past_threshold_total: findings.past_threshold_total,
             blocking: &blocking,
-            cancel: cancel_target(&secret, secret_id),
+            cancel: self.cancel_target(&secret, secret_id),
             phrases: crate::copy::table(language),
         };
         let mut messages = message::build(&findings.reported, &findings.unreadable, &context);
@@ -241,18 +266,6 @@ impl<H: HttpPost> App<H> {
             idle_transactions: diagnostics.idle,
         })
     }
-}
-
-/// The secret a Cancel button names, when the secret sets cancelling up.
-pub(crate) fn cancel_target<'a>(
-    secret: &crate::secret::SecretConfig,
-    secret_id: &'a str,
-) -> Option<&'a str> {
-    secret
-        .interactivity
-        .as_ref()
-        .filter(|i| i.can_cancel())
-        .map(|_| secret_id)
 }
 
 /// The run's scheduled time, or, for a hand-made event without one, the start of the current

@@ -277,7 +277,9 @@ impl<H: HttpPost> Run<'_, H> {
             critical_minutes: self.rules.critical_for(user, self.settings.threshold),
             checked: jiff::Timestamp::from_second(self.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             blocking: &self.blocking,
-            cancel: super::cancel_target(self.secret, &self.settings.secret_id),
+            cancel: self
+                .app
+                .cancel_target(self.secret, &self.settings.secret_id),
             phrases: self.phrases,
         }
     }
