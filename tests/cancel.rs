@@ -176,12 +176,7 @@ fn an_allowed_click_cancels_as_the_cancel_identity_and_the_thread_is_told() {
     assert!(running(&s.stack).is_empty(), "the query was cancelled");
 
     let parent = s.stack.channel().remove(0);
-    let replies: Vec<String> = parent["replies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["text"].as_str().unwrap().to_owned())
-        .collect();
+    let replies = support::thread::reply_texts(&parent);
     assert!(
         replies
             .iter()

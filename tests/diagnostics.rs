@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::stack::summary_query as query;
+
 use serde_json::{json, Value};
 use support::cluster::minutes;
 use support::{block_texts, Stack, NOW};
@@ -58,15 +60,6 @@ fn pile_up(kind: &str) -> Value {
             .remove("queued_seconds");
     }
     scenario
-}
-
-fn query(summary: &Value, pid: i64) -> &Value {
-    summary["queries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["pid"] == pid)
-        .unwrap_or_else(|| panic!("pid {pid} not reported: {summary}"))
 }
 
 fn check(stack: &Stack, extra: &[&str]) -> Value {

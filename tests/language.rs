@@ -168,12 +168,7 @@ fn thread_mode_speaks_the_language_too() {
         ":x: Redshiftクエリが失敗しました（実行時間1時間1分）",
         "{parent}"
     );
-    let replies: Vec<String> = parent["replies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["text"].as_str().unwrap().to_owned())
-        .collect();
+    let replies = support::thread::reply_texts(&parent);
     assert!(
         replies[0].contains("要対応の目安（60分）を超えました"),
         "{replies:?}"

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::stack::summary_query as find;
+
 use serde_json::{json, Value};
 use support::slack::query_text;
 use support::{at, query, Stack};
@@ -142,15 +144,6 @@ fn reported(summary: &Value) -> Vec<(i64, i64)> {
             )
         })
         .collect()
-}
-
-fn find(summary: &Value, pid: i64) -> &Value {
-    summary["queries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["pid"] == pid)
-        .unwrap_or_else(|| panic!("pid {pid} not reported: {summary}"))
 }
 
 /// What every variant must agree on.

@@ -425,6 +425,16 @@ pub fn event_file(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The entry of `pid` in a summary's `queries`; fails the test when it is not there.
+pub fn summary_query(summary: &Value, pid: i64) -> &Value {
+    summary["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["pid"] == pid)
+        .unwrap_or_else(|| panic!("pid {pid} not reported: {summary}"))
+}
+
 /// `env` with `key` set to `value` (in place, so the order stays).
 pub fn with_var(mut env: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
     match env.iter_mut().find(|(k, _)| k == key) {

@@ -214,3 +214,13 @@ pub fn reply_kinds(message: &Value) -> Vec<String> {
         .flat_map(block_ids)
         .collect()
 }
+
+/// The texts of a thread's replies, in order.
+pub fn reply_texts(message: &Value) -> Vec<String> {
+    message["replies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["text"].as_str().map(str::to_owned))
+        .collect()
+}
